@@ -1,0 +1,1 @@
+"""Music analysis: pure functions over note lists (numpy only)."""

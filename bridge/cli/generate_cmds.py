@@ -1,0 +1,3 @@
+"""Commands of this domain; filled in by its issue."""
+
+COMMANDS = ()
