@@ -1,0 +1,207 @@
+"""Chord recognition by duration-weighted template matching, one window (beat, half bar) at a time.
+
+All windows of a piece are scored at once: a (windows x 12) pitch-class weight matrix against the
+(templates x 12) binary templates of qualities.py, so a 16-bar clip costs a few small matrix products.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bridge.analysis.key import KeyEstimate
+from bridge.analysis.names import pc_name, uses_flats
+from bridge.analysis.qualities import QUALITIES, QUALITY_BY_NAME, inversion_of, template_matrix
+from bridge.analysis.roman import roman_numeral
+from bridge.music import NoteList
+
+
+@dataclass(frozen=True)
+class ChordParams:
+    """Scoring weights; defaults tuned against the .rntxt analyses (bench/chord_accuracy.py)."""
+
+    present_threshold: float = 0.04  # a template tone with less weight than this counts as missing
+    missing_penalty: float = 0.35  # per missing tone, as a fraction of the template size
+    seventh_penalty: float = 0.06  # a seventh chord must beat its triad by this much weight
+    rare_penalty: float = 0.04  # sus2, sus4, augmented: only when clearly there
+    bass_root_bonus: float = 0.03  # ties (sus2/sus4, aug, dim7) go to the root in the bass
+    diatonic_bonus: float = 0.04  # chords that belong to the key win close calls
+    bass_weight: float = 0.15  # extra weight on the bass pitch class (it carries the harmony)
+    bass_min_share: float = 0.25  # a note must fill this share of the window to be its bass
+
+
+DEFAULT_CHORD_PARAMS = ChordParams()
+_TEMPLATES = template_matrix()
+_SIZES = _TEMPLATES.sum(axis=1)
+_N_QUAL = len(QUALITIES)
+
+
+@dataclass(frozen=True)
+class ChordEvent:
+    start: float  # quarters
+    duration: float  # quarters
+    root_pc: int
+    quality: str
+    bass_pc: int
+    inversion: int  # 0 root position, 1 first, 2 second, 3 third inversion
+    symbol: str  # "Am7/G"
+    roman: str  # "v7" relative to the key; "" when no key was given
+
+    def to_dict(self) -> dict:
+        return {
+            "start": round(self.start, 4),
+            "duration": round(self.duration, 4),
+            "root_pc": self.root_pc,
+            "quality": self.quality,
+            "bass_pc": self.bass_pc,
+            "inversion": self.inversion,
+            "symbol": self.symbol,
+            "roman": self.roman,
+        }
+
+
+def chord_symbol(root_pc: int, quality: str, bass_pc: int, flats: bool = False) -> str:
+    """'Am7/G': root, quality suffix, and the bass after a slash when it is not the root."""
+    text = pc_name(root_pc, flats) + QUALITY_BY_NAME[quality].suffix
+    return text if bass_pc % 12 == root_pc % 12 else f"{text}/{pc_name(bass_pc, flats)}"
+
+
+def _quality_prior(params: ChordParams) -> np.ndarray:
+    prior = np.zeros(_N_QUAL * 12)
+    for qi, q in enumerate(QUALITIES):
+        penalty = params.seventh_penalty if q.is_seventh else 0.0
+        if q.name in ("sus2", "sus4", "augmented"):
+            penalty += params.rare_penalty
+        prior[qi * 12 : (qi + 1) * 12] = -penalty
+    return prior
+
+
+# Chords native to each mode, as (semitones above tonic, quality): harmonic minor's V and vii° included.
+_DIATONIC = {
+    "major": [(0, "major"), (2, "minor"), (4, "minor"), (5, "major"), (7, "major"), (9, "minor"),
+              (11, "diminished"), (7, "dominant7"), (2, "minor7"), (11, "half-diminished7"), (0, "major7"),
+              (5, "major7"), (4, "minor7"), (9, "minor7")],
+    "minor": [(0, "minor"), (2, "diminished"), (3, "major"), (5, "minor"), (7, "major"), (8, "major"),
+              (11, "diminished"), (10, "major"), (7, "dominant7"), (11, "diminished7"), (2, "half-diminished7"),
+              (5, "minor7"), (3, "major7"), (8, "major7"), (7, "minor")],
+}  # fmt: skip
+
+
+def _diatonic_mask(key: KeyEstimate | None) -> np.ndarray:
+    mask = np.zeros(_N_QUAL * 12)
+    if key is None:
+        return mask
+    index = {q.name: i for i, q in enumerate(QUALITIES)}
+    for interval, quality in _DIATONIC[key.mode]:
+        mask[index[quality] * 12 + (key.tonic_pc + interval) % 12] = 1.0
+    return mask
+
+
+def score_windows(
+    weights: np.ndarray, bass_pc: np.ndarray, key: KeyEstimate | None, params: ChordParams = DEFAULT_CHORD_PARAMS
+) -> np.ndarray:
+    """(windows, templates) scores; `weights` is (windows, 12) duration per pitch class."""
+    w = weights.astype(np.float64).copy()
+    has_bass = bass_pc >= 0
+    rows = np.nonzero(has_bass)[0]
+    w[rows, bass_pc[rows]] += params.bass_weight * w[rows].sum(axis=1)
+    total = w.sum(axis=1, keepdims=True)
+    w = w / np.maximum(total, 1e-12)
+    inside = w @ _TEMPLATES.T
+    missing = (w < params.present_threshold).astype(np.float64) @ _TEMPLATES.T
+    scores = inside - params.missing_penalty * missing / _SIZES
+    scores += _quality_prior(params)
+    scores += params.diatonic_bonus * _diatonic_mask(key)
+    roots = np.tile(np.arange(12), _N_QUAL)
+    scores += params.bass_root_bonus * (roots[None, :] == bass_pc[:, None])
+    return scores
+
+
+def recognize_chord(
+    pitches, weights=None, key: KeyEstimate | None = None, params: ChordParams = DEFAULT_CHORD_PARAMS
+) -> ChordEvent | None:
+    """Name the chord formed by MIDI `pitches` (optionally duration `weights`); the lowest pitch is the bass."""
+    pitches = np.asarray(pitches, dtype=np.int64)
+    if pitches.size == 0:
+        return None
+    w = np.ones(pitches.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    profile = np.bincount(pitches % 12, weights=w, minlength=12)[None, :]
+    bass = np.array([int(pitches.min()) % 12])
+    scores = score_windows(profile, bass, key, params)
+    return _event(int(scores[0].argmax()), int(bass[0]), 0.0, float(w.sum()), key)
+
+
+def _event(template: int, bass_pc: int, start: float, duration: float, key: KeyEstimate | None) -> ChordEvent:
+    qi, root = divmod(template, 12)
+    quality = QUALITIES[qi].name
+    inversion = inversion_of(root, quality, bass_pc)
+    if inversion == 0:
+        bass_pc = root  # a non-chord tone in the bass (passing note) does not make a slash chord
+    flats = uses_flats(key.tonic_pc, key.mode) if key is not None else False
+    roman = roman_numeral(root, quality, inversion, key.tonic_pc, key.mode) if key is not None else ""
+    symbol = chord_symbol(root, quality, bass_pc, flats)
+    return ChordEvent(start, duration, root, quality, bass_pc, inversion, symbol, roman)
+
+
+def window_profiles(notes: NoteList, edges: np.ndarray, bass_min_share: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Per window [edges[i], edges[i+1]): duration per pitch class (W, 12), and the bass pitch class (-1: empty)."""
+    n_win = len(edges) - 1
+    pitched = notes.pitched()
+    if n_win <= 0 or len(pitched) == 0:
+        return np.zeros((max(n_win, 0), 12)), np.full(max(n_win, 0), -1)
+    start, end = pitched.start, pitched.end
+    first = np.clip(np.searchsorted(edges, start, side="right") - 1, 0, n_win - 1)
+    last = np.clip(np.searchsorted(edges, end - 1e-9, side="left") - 1, 0, n_win - 1)
+    last = np.maximum(last, first)
+    counts = last - first + 1
+    note_idx = np.repeat(np.arange(len(pitched)), counts)
+    offsets = np.cumsum(counts) - counts
+    win = first[note_idx] + (np.arange(note_idx.size) - offsets[note_idx])
+    overlap = np.minimum(end[note_idx], edges[win + 1]) - np.maximum(start[note_idx], edges[win])
+    keep = overlap > 1e-9
+    note_idx, win, overlap = note_idx[keep], win[keep], overlap[keep]
+    pitch = pitched.pitch[note_idx].astype(np.int64)
+    weights = np.bincount(win * 12 + pitch % 12, weights=overlap, minlength=n_win * 12).reshape(n_win, 12)
+
+    # Bass: the lowest note that fills a fair share of the window; short passing notes below it don't count.
+    window_len = np.diff(edges)
+    substantial = overlap >= bass_min_share * window_len[win]
+    bass_key = np.full(n_win, 1 << 20, dtype=np.int64)
+    np.minimum.at(bass_key, win, pitch + 128 * (~substantial))
+    bass = np.where(bass_key < (1 << 20), (bass_key % 128) % 12, -1)
+    return weights, bass
+
+
+def label_chords(
+    notes: NoteList, edges: np.ndarray, key: KeyEstimate | None, params: ChordParams = DEFAULT_CHORD_PARAMS
+) -> list[ChordEvent]:
+    """One chord per non-empty window, consecutive equal chords merged into one event."""
+    weights, bass = window_profiles(notes, edges, params.bass_min_share)
+    if weights.shape[0] == 0:
+        return []
+    sounding = weights.sum(axis=1) > 1e-9
+    scores = score_windows(weights, np.maximum(bass, 0), key, params)
+    best = scores.argmax(axis=1)
+    events: list[ChordEvent] = []
+    i, n = 0, len(best)
+    while i < n:
+        if not sounding[i]:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and sounding[j] and best[j] == best[i] and bass[j] == bass[i]:
+            j += 1
+        events.append(_event(int(best[i]), int(bass[i]), float(edges[i]), float(edges[j] - edges[i]), key))
+        i = j
+    return events
+
+
+def progression(chords: list[ChordEvent]) -> list[str]:
+    """Roman numerals with consecutive repeats collapsed: ["i", "iv", "V7", "i"]."""
+    out: list[str] = []
+    for c in chords:
+        label = c.roman or c.symbol
+        if not out or out[-1] != label:
+            out.append(label)
+    return out
