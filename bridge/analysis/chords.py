@@ -118,6 +118,39 @@ def score_windows(
     return scores
 
 
+# Harmonising a bare melody: which chords of the key a tune most likely implies, as (degree, quality, prior).
+_IMPLIED = {
+    "major": [(0, "major", 0.12), (7, "major", 0.09), (5, "major", 0.07), (2, "minor", 0.03), (9, "minor", 0.03),
+              (4, "minor", 0.0), (7, "dominant7", 0.06)],
+    "minor": [(0, "minor", 0.12), (7, "major", 0.08), (5, "minor", 0.07), (3, "major", 0.04), (8, "major", 0.03),
+              (10, "major", 0.03), (7, "dominant7", 0.05)],
+}  # fmt: skip
+
+
+def _implied_prior(key: KeyEstimate | None) -> np.ndarray:
+    """Prior over templates for a melody alone: -inf outside the key's common chords."""
+    prior = np.full(_N_QUAL * 12, -np.inf)
+    index = {q.name: i for i, q in enumerate(QUALITIES)}
+    if key is None:
+        prior[index["major"] * 12 : index["major"] * 12 + 12] = 0.0
+        prior[index["minor"] * 12 : index["minor"] * 12 + 12] = 0.0
+        return prior
+    for interval, quality, bonus in _IMPLIED[key.mode]:
+        prior[index[quality] * 12 + (key.tonic_pc + interval) % 12] = bonus
+    return prior
+
+
+def score_implied(weights: np.ndarray, key: KeyEstimate | None, seventh_share: float = 0.2) -> np.ndarray:
+    """(windows, templates) scores for a melody without accompaniment: the share of melody time on chord
+    tones plus a functional prior (I over V over IV...). Missing chord tones cost nothing: a tune implies
+    its harmony one or two notes at a time. A seventh chord must earn its seventh."""
+    w = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+    scores = w @ _TEMPLATES.T + _implied_prior(key)
+    sevenths = np.repeat([q.is_seventh for q in QUALITIES], 12)
+    scores[:, sevenths] -= seventh_share
+    return scores
+
+
 def recognize_chord(
     pitches, weights=None, key: KeyEstimate | None = None, params: ChordParams = DEFAULT_CHORD_PARAMS
 ) -> ChordEvent | None:
@@ -174,15 +207,26 @@ def window_profiles(notes: NoteList, edges: np.ndarray, bass_min_share: float = 
 
 
 def label_chords(
-    notes: NoteList, edges: np.ndarray, key: KeyEstimate | None, params: ChordParams = DEFAULT_CHORD_PARAMS
+    notes: NoteList,
+    edges: np.ndarray,
+    key: KeyEstimate | None,
+    params: ChordParams = DEFAULT_CHORD_PARAMS,
+    implied: bool = False,
 ) -> list[ChordEvent]:
-    """One chord per non-empty window, consecutive equal chords merged into one event."""
+    """One chord per non-empty window, consecutive equal chords merged into one event.
+
+    `implied=True` is for a melody alone: chords come from the key's common harmonies and are always
+    in root position (a melody has no bass to invert them).
+    """
     weights, bass = window_profiles(notes, edges, params.bass_min_share)
     if weights.shape[0] == 0:
         return []
     sounding = weights.sum(axis=1) > 1e-9
-    scores = score_windows(weights, np.maximum(bass, 0), key, params)
-    best = scores.argmax(axis=1)
+    if implied:
+        best = score_implied(weights, key).argmax(axis=1)
+        bass = best % 12
+    else:
+        best = score_windows(weights, np.maximum(bass, 0), key, params).argmax(axis=1)
     events: list[ChordEvent] = []
     i, n = 0, len(best)
     while i < n:

@@ -66,6 +66,7 @@ def _step(ts: TimeSignature, per_bar: str) -> float:
         return bar
     beat = beat_quarters(ts)
     if per_bar == "half_bar":
+        # Halve only bars of four beats or more: a 2/4 or 6/8 bar is already one harmonic step in folk tunes.
         beats = round(bar / beat)
-        return bar / 2 if beats % 2 == 0 and beats >= 2 else bar
+        return bar / 2 if beats % 2 == 0 and beats >= 4 else bar
     return beat

@@ -63,8 +63,9 @@ def analyze_piece(piece: Piece, with_chords: bool = True) -> PieceAnalysis:
     chords: list[ChordEvent] = []
     if with_chords and len(pitched):
         # A lone melody implies its harmony over longer spans than a chorale states it.
-        grid = subdivided_bar_grid(piece, "half_bar" if texture == "monophonic" else "beat")
-        chords = label_chords(pitched, grid, key)
+        melody_only = texture == "monophonic"
+        grid = subdivided_bar_grid(piece, "half_bar" if melody_only else "beat")
+        chords = label_chords(pitched, grid, key, implied=melody_only)
     bpm = main_tempo(piece)
     seconds = piece.duration_seconds
     velocity = mean_velocity(notes)

@@ -1,0 +1,417 @@
+"""Key-detection accuracy of `bridge.analysis.estimate_key` on music whose key is known from its source.
+
+Folk tunes (music21 corpus ABC files): the `K:` header is the ground truth. In O'Neill, Ryan, Aird and
+miscFolk it names tonic and mode (`G`, `Am`, `Ador`, `Dmix`); in the Essen collection it names the tonic
+only (the notes carry explicit accidentals), so Essen's major/minor label is derived from which third
+above that tonic sounds longer. Modal tunes (Dorian, Mixolydian...) are scored apart, on their tonic and
+on the major/minor guess of their mode (Dorian/Phrygian/Aeolian/Locrian -> minor, Ionian/Lydian/Mixolydian
+-> major).
+
+Bach chorales (music21 `corpus.chorales.Iterator()`): key signature + final bass note. The final bass on
+the signature's major tonic means major, on its relative minor means minor; a final bass a tone above the
+major tonic is a minor key with a Dorian signature (G minor with one flat), common in Bach. Anything else
+(Phrygian endings, modal chorales) is reported as ambiguous and not scored.
+
+Key signatures are stripped from every piece before analysis; `estimate_key` sees notes only.
+Pieces are split into a tuning half and a held-out half by a hash of their id; both are reported.
+
+    .venv/bin/python bench/key_accuracy.py [--limit N] [--json] [--collections essen,oneill,chorales]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bridge.analysis import estimate_key  # noqa: E402
+from bridge.analysis.key import KeyParams, pitch_class_histogram  # noqa: E402
+from bridge.analysis.names import parse_pc, tonic_name  # noqa: E402
+from bridge.music import MidiFileError, Piece, piece_from_score  # noqa: E402
+from bridge.music.midi_file import load_midi_bytes  # noqa: E402
+
+FOLK_COLLECTIONS = {
+    "essen": "essenFolksong",
+    "oneill": "oneills1850",
+    "ryan": "ryansMammoth",
+    "aird": "airdsAirs",
+    "miscfolk": "miscFolk",
+}
+ALL_COLLECTIONS = (*FOLK_COLLECTIONS, "chorales")
+MODE_GUESS = {
+    "major": "major", "ionian": "major", "lydian": "major", "mixolydian": "major",
+    "minor": "minor", "aeolian": "minor", "dorian": "minor", "phrygian": "minor", "locrian": "minor",
+}  # fmt: skip
+_MODE_WORDS = {
+    "": "major", "maj": "major", "major": "major", "ion": "ionian", "ionian": "ionian",
+    "m": "minor", "min": "minor", "minor": "minor", "aeo": "aeolian", "aeolian": "aeolian",
+    "dor": "dorian", "dorian": "dorian", "phr": "phrygian", "phrygian": "phrygian", "lyd": "lydian",
+    "lydian": "lydian", "mix": "mixolydian", "mixolydian": "mixolydian", "loc": "locrian", "locrian": "locrian",
+}  # fmt: skip
+
+
+def corpus_dir() -> Path:
+    import music21
+
+    return Path(music21.__file__).parent / "corpus"
+
+
+@dataclass(frozen=True)
+class Truth:
+    tonic_pc: int
+    mode: str  # "major" | "minor" | a church mode name
+    source: str  # "abc_header" | "abc_tonic+third" | "chorale"
+
+    @property
+    def is_modal(self) -> bool:
+        return self.mode not in ("major", "minor")
+
+    @property
+    def guess(self) -> str:
+        return MODE_GUESS[self.mode]
+
+    @property
+    def name(self) -> str:
+        return f"{tonic_name(self.tonic_pc, self.guess)} {self.mode}"
+
+
+@dataclass(frozen=True)
+class Item:
+    piece_id: str
+    collection: str
+    piece: Piece
+    truth: Truth
+
+    @property
+    def held_out(self) -> bool:
+        """Stable half split: tune parameters only on the other half."""
+        return hashlib.md5(self.piece_id.encode()).digest()[0] % 2 == 1
+
+
+# ---------------------------------------------------------------- ground truth from ABC headers
+
+
+def parse_abc_key(field: str) -> tuple[int, str] | None:
+    """'Ador' -> (9, 'dorian'); 'E Minor' -> (4, 'minor'); 'Bb' -> (10, 'major'); None for 'Hp', 'none'."""
+    text = field.split("%")[0].strip()
+    m = re.match(r"^([A-Ha-h])([#b]?)\s*([A-Za-z]*)", text)
+    if not m or text.lower().startswith(("hp", "none")):
+        return None
+    letter, accidental, mode = m.groups()
+    if mode.lower() == "s" and letter.upper() in "AE":  # German "Es", "As"
+        accidental, mode = "b", ""
+    mode = mode.lower()
+    mode = _MODE_WORDS.get(mode, _MODE_WORDS.get(mode[:3]))
+    if mode is None:
+        return None
+    return parse_pc(letter.upper() + accidental), mode
+
+
+def split_abc_tunes(text: str) -> list[str]:
+    tunes, current = [], None
+    for line in text.splitlines():
+        if line.startswith("X:"):
+            if current:
+                tunes.append("\n".join(current))
+            current = [line]
+        elif current is not None:
+            current.append(line)
+    if current:
+        tunes.append("\n".join(current))
+    return tunes
+
+
+def header_field(tune: str, name: str) -> str | None:
+    for line in tune.splitlines():
+        if line.startswith(name + ":"):
+            return line[len(name) + 1 :].strip()
+    return None
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """symusic's ABC parser prints bar-length warnings straight to the C stdout; keep the report readable."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def abc_piece(tune: str) -> Piece | None:
+    import symusic
+
+    try:
+        with quiet_stderr():
+            score = symusic.Score.from_abc(tune)
+        return piece_from_score(score).without_key_signatures()
+    except (MidiFileError, RuntimeError, ValueError):
+        return None
+
+
+def essen_mode(piece: Piece, tonic_pc: int) -> str | None:
+    """Essen's K: gives the tonic; the longer-sounding third above it says major or minor."""
+    hist = pitch_class_histogram(piece.notes)
+    minor, major = hist[(tonic_pc + 3) % 12], hist[(tonic_pc + 4) % 12]
+    if minor == major:
+        return None
+    return "minor" if minor > major else "major"
+
+
+def load_folk(collection: str, limit: int | None) -> tuple[list[Item], Counter]:
+    skipped: Counter = Counter()
+    items: list[Item] = []
+    folder = corpus_dir() / FOLK_COLLECTIONS[collection]
+    for path in sorted(folder.glob("*.abc")):
+        for tune in split_abc_tunes(path.read_text(encoding="latin-1")):
+            if limit is not None and len(items) >= limit:
+                return items, skipped
+            key_field = header_field(tune, "K")
+            parsed = parse_abc_key(key_field) if key_field is not None else None
+            if parsed is None:
+                skipped["no usable K: field"] += 1
+                continue
+            piece = abc_piece(tune)
+            if piece is None or len(piece.notes.pitched()) < 8:
+                skipped["unparsable or under 8 notes"] += 1
+                continue
+            tonic, mode = parsed
+            source = "abc_header"
+            if collection == "essen":
+                derived = essen_mode(piece, tonic)
+                if derived is None:
+                    skipped["essen: no third above the tonic"] += 1
+                    continue
+                mode, source = derived, "abc_tonic+third"
+            x = header_field(tune, "X") or str(len(items))
+            items.append(Item(f"{collection}/{path.stem}/{x}", collection, piece, Truth(tonic, mode, source)))
+    return items, skipped
+
+
+# ---------------------------------------------------------------- Bach chorales
+
+
+def chorale_truth(sharps: int, final_bass_pc: int) -> Truth | None:
+    major_tonic = (7 * sharps) % 12
+    if final_bass_pc == major_tonic:
+        return Truth(major_tonic, "major", "chorale")
+    if final_bass_pc == (major_tonic + 9) % 12:
+        return Truth(final_bass_pc, "minor", "chorale")
+    if final_bass_pc == (major_tonic + 2) % 12:  # Dorian signature: G minor written with one flat
+        return Truth(final_bass_pc, "minor", "chorale")
+    return None
+
+
+def load_chorales(limit: int | None, cache: Path) -> tuple[list[Item], Counter]:
+    """Parse once with music21 (slow), then reuse MIDI + truth from `cache`."""
+    skipped: Counter = Counter()
+    cache.mkdir(parents=True, exist_ok=True)
+    index_path = cache / "chorales.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else None
+    if index is None:
+        index = build_chorale_cache(cache)
+        index_path.write_text(json.dumps(index))
+    items: list[Item] = []
+    for entry in index:
+        if limit is not None and len(items) >= limit:
+            break
+        truth = chorale_truth(entry["sharps"], entry["final_bass_pc"])
+        if truth is None:
+            skipped["ambiguous: final bass not on the signature's tonic"] += 1
+            continue
+        piece = load_midi_bytes((cache / entry["midi"]).read_bytes()).without_key_signatures()
+        items.append(Item(f"chorales/{entry['id']}", "chorales", piece, truth))
+    return items, skipped
+
+
+def build_chorale_cache(cache: Path) -> list[dict]:
+    from music21 import corpus
+    from music21 import key as m21key
+
+    index = []
+    for score in corpus.chorales.Iterator(returnType="stream"):
+        ident = str(score.metadata.number if score.metadata and score.metadata.number else len(index))
+        ident = re.sub(r"[^\w.-]", "_", (score.metadata.title or "") + "_" + ident)[:80]
+        sigs = list(score.parts[0].recurse().getElementsByClass(m21key.KeySignature))
+        bass_notes = list(score.parts[-1].recurse().notes)
+        if not sigs or not bass_notes:
+            continue
+        last = bass_notes[-1]
+        final_bass = min(p.midi for p in last.pitches) % 12
+        name = f"chorale_{len(index):03d}.mid"
+        try:
+            piece_bytes = _music21_midi_bytes(score)
+        except Exception as e:  # a few chorales have notation music21 cannot export
+            print(f"skip {ident}: {e}", file=sys.stderr)
+            continue
+        (cache / name).write_bytes(piece_bytes)
+        index.append({"id": ident, "midi": name, "sharps": int(sigs[0].sharps), "final_bass_pc": final_bass})
+        print(f"cached {len(index)} chorales", end="\r", file=sys.stderr)
+    return index
+
+
+def _music21_midi_bytes(score) -> bytes:
+    from music21 import midi
+
+    return midi.translate.streamToMidiFile(score).writestr()
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def relation(truth: Truth, tonic_pc: int, mode: str) -> str:
+    """How a wrong answer relates to the true key: the usual suspects of key finding."""
+    t_mode = truth.guess
+    d = (tonic_pc - truth.tonic_pc) % 12
+    if d == 0:
+        return "parallel" if mode != t_mode else "correct"
+    if mode != t_mode and ((t_mode == "major" and d == 9) or (t_mode == "minor" and d == 3)):
+        return "relative"
+    if mode == t_mode and d == 7:
+        return "dominant"
+    if mode == t_mode and d == 5:
+        return "subdominant"
+    return "other"
+
+
+def evaluate(items: list[Item], params: KeyParams | None = None) -> list[dict]:
+    rows = []
+    for item in items:
+        est = estimate_key(item.piece.notes) if params is None else estimate_key(item.piece.notes, params)
+        t = item.truth
+        rows.append(
+            {
+                "id": item.piece_id,
+                "collection": item.collection,
+                "held_out": item.held_out,
+                "truth": t.name,
+                "truth_mode": t.mode,
+                "modal": t.is_modal,
+                "estimate": est.name,
+                "confidence": est.confidence,
+                "tonic_ok": est.tonic_pc == t.tonic_pc,
+                "key_ok": est.tonic_pc == t.tonic_pc and est.mode == t.guess,
+                "relation": relation(t, est.tonic_pc, est.mode),
+            }
+        )
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    out: dict = {"collections": {}, "modal": {}}
+    groups: dict[str, list[dict]] = defaultdict(list)
+    modal: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        (modal[r["truth_mode"]] if r["modal"] else groups[r["collection"]]).append(r)
+    folk = [r for c, rs in groups.items() if c != "chorales" for r in rs]
+    for name, rs in [*sorted(groups.items()), ("all folk (major/minor)", folk)]:
+        if rs:
+            out["collections"][name] = _accuracy(rs)
+    for name, rs in sorted(modal.items()):
+        out["modal"][name] = _accuracy(rs)
+    wrong = [r for r in rows if not r["key_ok"] and not r["modal"]]
+    out["relations"] = dict(Counter(r["relation"] for r in wrong).most_common())
+    out["confusions"] = [
+        {"truth": t, "estimate": e, "count": n}
+        for (t, e), n in Counter((r["truth"], r["estimate"]) for r in wrong).most_common(12)
+    ]
+    return out
+
+
+def _accuracy(rs: list[dict]) -> dict:
+    def acc(sel, field):
+        return round(sum(r[field] for r in sel) / len(sel), 4) if sel else None
+
+    tune = [r for r in rs if not r["held_out"]]
+    held = [r for r in rs if r["held_out"]]
+    return {
+        "n": len(rs),
+        "key": acc(rs, "key_ok"),
+        "tonic": acc(rs, "tonic_ok"),
+        "key_tuning_half": acc(tune, "key_ok"),
+        "key_held_out_half": acc(held, "key_ok"),
+        "n_held_out": len(held),
+    }
+
+
+def load_items(collections: list[str], limit: int | None, cache: Path) -> tuple[list[Item], dict]:
+    items: list[Item] = []
+    skipped: dict = {}
+    for c in collections:
+        got, why = load_chorales(limit, cache) if c == "chorales" else load_folk(c, limit)
+        items += got
+        if why:
+            skipped[c] = dict(why)
+    return items, skipped
+
+
+def print_report(summary: dict, skipped: dict, seconds: float) -> None:
+    print(f"{'collection':<24}{'n':>7}{'key':>8}{'tonic':>8}{'tuning':>9}{'held-out':>10}")
+    for name, a in summary["collections"].items():
+        print(
+            f"{name:<24}{a['n']:>7}{_pct(a['key']):>8}{_pct(a['tonic']):>8}"
+            f"{_pct(a['key_tuning_half']):>9}{_pct(a['key_held_out_half']):>10}"
+        )
+    if summary["modal"]:
+        print("\nmodal tunes (key = tonic + major/minor guess of the mode)")
+        for name, a in summary["modal"].items():
+            print(f"{name:<24}{a['n']:>7}{_pct(a['key']):>8}{_pct(a['tonic']):>8}")
+    print("\nerrors by relation:", ", ".join(f"{k} {v}" for k, v in summary["relations"].items()))
+    print("top confusions:")
+    for c in summary["confusions"]:
+        print(f"  {c['truth']:<16} -> {c['estimate']:<16} {c['count']}")
+    if skipped:
+        print("\nskipped:", json.dumps(skipped))
+    print(f"\n{seconds:.0f} s")
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="at most N pieces per collection")
+    parser.add_argument("--collections", default=",".join(ALL_COLLECTIONS), help="comma-separated subset")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/midibridge-bench-cache"), help="chorale MIDI cache")
+    parser.add_argument("--rows", type=Path, default=None, help="also write one JSON line per piece here")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    collections = [c.strip() for c in args.collections.split(",") if c.strip()]
+    unknown = set(collections) - set(ALL_COLLECTIONS)
+    if unknown:
+        parser.error(f"unknown collections {sorted(unknown)}; known: {', '.join(ALL_COLLECTIONS)}")
+    items, skipped = load_items(collections, args.limit, args.cache)
+    rows = evaluate(items)
+    summary = summarise(rows)
+    if args.rows:
+        args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if args.json:
+        print(json.dumps({"summary": summary, "skipped": skipped}, indent=2))
+    else:
+        print_report(summary, skipped, time.perf_counter() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
