@@ -1,3 +1,78 @@
-"""Commands of this domain; filled in by its issue."""
+"""`midibridge serve`: the daemon; `midibridge ports`: the MIDI ports it could use."""
 
-COMMANDS = ()
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import click
+
+from bridge.cli.options import db_option, emit_json, json_option
+
+MIDI_APIS = ("auto", "jack", "alsa", "coremidi", "winmm", "rtmidi-jack", "none")
+
+
+@click.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the OSC server binds to.")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535), help="OSC UDP port.")
+@click.option("--reply-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="Send replies to this port on the sender's host (0: to the sender's own port).")
+@click.option("--midi-api", type=click.Choice(MIDI_APIS), default="auto", show_default=True,
+              help="MIDI backend: jack (sample-accurate), alsa/coremidi/winmm (rtmidi), none.")
+@click.option("--jack-server", default=None, envvar="JACK_DEFAULT_SERVER", help="JACK server name.")
+@click.option("--client-name", default="midibridge", show_default=True, help="MIDI client name of the ports.")
+@click.option("--connect-in", multiple=True, help="Connect this existing port to our in port (repeatable).")
+@click.option("--connect-out", multiple=True, help="Connect our out port to this existing port (repeatable).")
+@click.option("--bpm", default=120.0, show_default=True, type=click.FloatRange(20, 300), help="Internal tempo.")
+@click.option("--silence-beats", default=2.0, show_default=True, type=click.FloatRange(0.25, 64),
+              help="Beats of silence that end a captured phrase.")
+@click.option("--no-library", is_flag=True, help="Serve without opening the library (play and ports only).")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--json-log", is_flag=True, help="Log one JSON object per line on stderr.")
+def serve(db: Path | None, host: str, port: int, reply_port: int, midi_api: str, jack_server: str | None,
+          client_name: str, connect_in: tuple[str, ...], connect_out: tuple[str, ...], bpm: float,
+          silence_beats: float, no_library: bool, log_level: str, json_log: bool) -> None:
+    """Run the daemon: OSC on HOST:PORT, MIDI ports "midibridge in"/"midibridge out" (see docs/protocol.md)."""
+    from bridge.daemon import logs
+    from bridge.daemon.app import Daemon
+    from bridge.daemon.context import DaemonConfig
+
+    logs.configure(log_level, json_log)
+    if jack_server:
+        os.environ["JACK_DEFAULT_SERVER"] = jack_server
+    config = DaemonConfig(host=host, port=port, reply_port=reply_port, db=db, midi_api=midi_api,
+                          jack_server=jack_server, client_name=client_name, bpm=bpm, silence_beats=silence_beats,
+                          connect_in=connect_in, connect_out=connect_out, library=not no_library)
+    daemon = Daemon(config)
+    try:
+        asyncio.run(daemon.run())
+    except RuntimeError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.command()
+@json_option
+@click.option("--midi-api", type=click.Choice(MIDI_APIS), default="auto", show_default=True)
+@click.option("--jack-server", default=None, envvar="JACK_DEFAULT_SERVER", help="JACK server name.")
+def ports(as_json: bool, midi_api: str, jack_server: str | None) -> None:
+    """List the MIDI ports the daemon would see with this backend."""
+    from bridge.midi.ports import open_midi
+
+    io = open_midi(midi_api, "midibridge-ports", jack_server)
+    try:
+        listing = [{"kind": p.kind, "name": p.name} for p in io.list_ports() if not p.kind.startswith("own")]
+        report = {"backend": io.backend, "problem": io.problem, "ports": listing}
+    finally:
+        io.close()
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"backend: {report['backend']}" + (f" ({report['problem']})" if report["problem"] else ""))
+    for p in listing:
+        click.echo(f"  {p['kind']:6} {p['name']}")
+
+
+COMMANDS = (serve, ports)

@@ -1,0 +1,1 @@
+"""The midibridge daemon: OSC in front, MIDI ports and the library behind."""

@@ -1,0 +1,91 @@
+"""Everything MIDI in one place for the daemon: transport, beat clock, scheduler and phrase capture."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from bridge.midi.capture import PhraseCapture
+from bridge.midi.clock import BeatClock
+from bridge.midi.events import TimedEvent
+from bridge.midi.ports import MidiIO
+from bridge.midi.scheduler import Scheduled, Scheduler
+from bridge.music import Piece
+
+log = logging.getLogger(__name__)
+
+PhraseListener = Callable[[Piece], None]
+
+
+class MidiEngine:
+    def __init__(self, io: MidiIO, bpm: float = 120.0, silence_beats: float = 2.0,
+                 input_interval: float = 0.01) -> None:
+        self.io = io
+        self.clock = BeatClock(io.rate, io.now(), bpm)
+        self.scheduler = Scheduler(io, self.clock)
+        self.capture = PhraseCapture(io.rate, lambda: self.clock.bpm, silence_beats)
+        self.input_interval = input_interval
+        self.listeners: list[PhraseListener] = []
+        self.last_phrase: Piece | None = None
+        self.phrases = 0
+        self.input_events = 0
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.ensure_future(self.scheduler.run()), asyncio.ensure_future(self._pump_input())]
+
+    async def shutdown(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        self.scheduler.stop()
+        # close() waits (off the loop) until the writer has sent every note-off.
+        await asyncio.get_running_loop().run_in_executor(None, self.io.close)
+
+    def play(self, events: list[TimedEvent], at: str = "bar") -> Scheduled:
+        return self.scheduler.play(events, at)
+
+    def stop(self) -> int:
+        return self.scheduler.stop()
+
+    def end_phrase(self) -> Piece | None:
+        piece = self.capture.finish(self.io.now())
+        if piece is not None:
+            self._phrase_done(piece)
+        return piece
+
+    def _phrase_done(self, piece: Piece) -> None:
+        self.last_phrase = piece
+        self.phrases += 1
+        log.info("captured a phrase of %d notes", len(piece.notes))
+        for listener in list(self.listeners):
+            try:
+                listener(piece)
+            except Exception:
+                log.exception("phrase listener failed")
+
+    async def _pump_input(self) -> None:
+        while True:
+            try:
+                for tick, data in self.io.drain_input():
+                    self.input_events += 1
+                    if not self.clock.midi_input(tick, data):
+                        self.capture.feed(tick, data)
+                piece = self.capture.poll(self.io.now())
+                if piece is not None:
+                    self._phrase_done(piece)
+            except Exception:
+                log.exception("MIDI input handling failed")
+            await asyncio.sleep(self.input_interval)
+
+    def status(self) -> dict:
+        now = self.io.now()
+        return {
+            **self.io.status(),
+            "clock": self.clock.as_dict(now),
+            "pending": self.scheduler.pending,
+            "capturing": self.capture.active,
+            "silence_beats": self.capture.silence_beats,
+            "phrases": self.phrases,
+            "input_events": self.input_events,
+        }
