@@ -1,0 +1,286 @@
+"""One incremental index run: walk, diff against the index, analyse what changed in worker processes,
+embed, and commit in small transactions so that a kill at any moment loses at most one batch."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bridge.library import store
+from bridge.library.hashing import content_hash
+from bridge.library.ingest import FileResult, analyse_file, load_window_pieces
+from bridge.library.types import Encoder, FileIssue, IndexReport, model_key
+from bridge.library.walker import FileStat, is_under, walk_midi_files
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage "analyse" | "embed", done, total)
+
+BATCH_FILES = 32  # files per transaction: small enough that a kill loses little work
+BATCH_SECONDS = 2.0  # ...and never more than this much work uncommitted
+EMBED_BATCH = 64  # windows per encoder call
+INLINE_BELOW = 6  # fewer files than this: analyse in-process (starting workers costs more)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an index run has to do, decided from the walk and the index alone (no parsing yet)."""
+
+    analyse: list[str]  # new or changed content
+    restat: list[tuple[int, str, FileStat]]  # (file id, new path, stat): renames and touched-but-same files
+    remove: list[str]  # gone from disk
+    unchanged: int
+    seen: int
+
+
+def plan_run(
+    walked: dict[str, FileStat],
+    indexed: dict[str, tuple[int, int, int, str]],
+    skipped: dict[str, tuple[int, int, str]],
+    roots: list[str],
+    hasher: Callable[[str], str] = content_hash,
+    exists: Callable[[str], bool] = os.path.exists,
+) -> Plan:
+    """Diff the walk against the index. Unchanged = same path, size and mtime; otherwise the content hash
+    decides between touched (same hash), renamed (hash of a vanished file) and really new content."""
+    unchanged = 0
+    candidates: list[FileStat] = []
+    for path, st in walked.items():
+        old = indexed.get(path) or skipped.get(path)
+        if old is not None and _same_stat(path, st, indexed, skipped):
+            unchanged += 1
+        else:
+            candidates.append(st)
+    vanished = {p: row for p, row in indexed.items() if p not in walked and (is_under(p, roots) or not exists(p))}
+    vanished_by_hash: dict[str, list[str]] = {}
+    for p, (_fid, _size, _mtime, h) in vanished.items():
+        vanished_by_hash.setdefault(h, []).append(p)
+
+    analyse: list[str] = []
+    restat: list[tuple[int, str, FileStat]] = []
+    for st in candidates:
+        try:
+            h = hasher(st.path)
+        except OSError:
+            analyse.append(st.path)  # the worker reports why it cannot be read
+            continue
+        old = indexed.get(st.path)
+        if old is not None and old[3] == h:
+            restat.append((old[0], st.path, st))
+        elif vanished_by_hash.get(h):
+            gone = vanished_by_hash[h].pop()
+            restat.append((vanished.pop(gone)[0], st.path, st))
+        else:
+            analyse.append(st.path)
+    stale_skips = [p for p in skipped if p not in walked and (is_under(p, roots) or not exists(p))]
+    return Plan(sorted(analyse), restat, sorted(vanished) + stale_skips, unchanged, len(walked))
+
+
+def _same_stat(path, st, indexed, skipped) -> bool:
+    if path in indexed:
+        _fid, size, mtime, _h = indexed[path]
+    else:
+        size, mtime, _reason = skipped[path]
+    return size == st.size and mtime == st.mtime_ns
+
+
+def run_index(
+    conn: sqlite3.Connection,
+    roots: list[str],
+    encoder: Encoder | None = None,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> IndexReport:
+    t0 = time.monotonic()
+    report = IndexReport(roots=roots)
+    model = model_key(encoder) if encoder is not None else None
+    report.model = model
+    with store.Transaction(conn):
+        store.add_roots(conn, roots)
+    walked = walk_midi_files(roots)
+    plan = plan_run(walked, store.file_states(conn), store.skipped_states(conn), roots)
+    report.files_seen, report.unchanged = plan.seen, plan.unchanged
+    log.info(
+        "index: %d files, %d unchanged, %d to analyse, %d moved/touched, %d removed",
+        plan.seen, plan.unchanged, len(plan.analyse), len(plan.restat), len(plan.remove),
+    )  # fmt: skip
+    old_paths = set(store.file_states(conn))
+    with store.Transaction(conn):
+        for fid, path, st in plan.restat:
+            store.update_stat(conn, fid, path, st.size, st.mtime_ns)
+        report.removed = store.remove_files(conn, plan.remove)
+    report.renamed = sum(1 for _fid, path, _st in plan.restat if path not in old_paths)
+
+    want_pieces = encoder is not None
+    done = 0
+    batch: list[FileResult] = []
+    last_commit = time.monotonic()
+    for result in analyse_all(plan.analyse, workers, want_pieces):
+        batch.append(result)
+        done += 1
+        if progress:
+            progress("analyse", done, len(plan.analyse))
+        if len(batch) >= BATCH_FILES or time.monotonic() - last_commit > BATCH_SECONDS:
+            _commit_batch(conn, batch, encoder, model, report, old_paths)
+            batch, last_commit = [], time.monotonic()
+    if batch:
+        _commit_batch(conn, batch, encoder, model, report, old_paths)
+
+    if encoder is not None:
+        report.embedded += embed_missing(conn, encoder, model, progress)
+        with store.Transaction(conn):
+            store.set_meta(conn, "model", model)
+    with store.Transaction(conn):
+        store.set_meta(conn, "last_index", str(time.time()))
+    report.windows = store.counts(conn)["windows"]
+    report.issues = issues(conn)
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def _commit_batch(conn, batch: list[FileResult], encoder, model, report: IndexReport, old_paths: set[str]) -> None:
+    vectors = _embed_results(batch, encoder) if encoder is not None else {}
+    with store.Transaction(conn):
+        for r in batch:
+            store.write_result(conn, r, vectors.get(r.path), model)
+    for r in batch:
+        if not r.ok:
+            report.skipped_new += 1
+        elif r.path in old_paths:
+            report.updated += 1
+        else:
+            report.added += 1
+        report.embedded += len(vectors.get(r.path, ()))
+    _test_pause()
+
+
+def _test_pause() -> None:
+    """Lets the crash-safety test kill a run between (and during) batches."""
+    delay = float(os.environ.get("MIDIBRIDGE_INDEX_TEST_BATCH_DELAY", "0") or 0)
+    if delay:
+        time.sleep(delay)
+
+
+def _embed_results(batch: list[FileResult], encoder: Encoder) -> dict[str, np.ndarray]:
+    pieces, owners = [], []
+    for r in batch:
+        for p in r.pieces or ():
+            pieces.append(p)
+            owners.append(r.path)
+    if not pieces:
+        return {}
+    vecs = _encode_in_chunks(encoder, pieces)
+    out: dict[str, list[np.ndarray]] = {}
+    for path, v in zip(owners, vecs):
+        out.setdefault(path, []).append(v)
+    return {p: np.stack(v) for p, v in out.items()}
+
+
+def _encode_in_chunks(encoder: Encoder, pieces: list) -> np.ndarray:
+    parts = [encoder.encode_pieces(pieces[i : i + EMBED_BATCH]) for i in range(0, len(pieces), EMBED_BATCH)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def embed_missing(conn: sqlite3.Connection, encoder: Encoder, model: str, progress: Progress | None = None) -> int:
+    """Embed every window that has no vector from `model` (indexed without a model, or a model change)."""
+    missing = store.windows_missing_vectors(conn, model)
+    total = sum(len(v) for v in missing.values())
+    if not total:
+        return 0
+    log.info("embedding %d windows with %s", total, model)
+    done = 0
+    pending: list[tuple[int, object]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        vecs = _encode_in_chunks(encoder, [p for _wid, p in pending])
+        with store.Transaction(conn):
+            for (wid, _p), v in zip(pending, vecs):
+                store.put_vector(conn, wid, model, v)
+        pending.clear()
+
+    for path, rows in missing.items():
+        _path, pieces, error = load_window_pieces(path, [(a, b) for _wid, a, b in rows])
+        if pieces is None:
+            log.warning("cannot embed %s: %s", path, error)
+            continue
+        pending.extend((wid, p) for (wid, _a, _b), p in zip(rows, pieces))
+        done += len(rows)
+        if len(pending) >= EMBED_BATCH * 4:
+            flush()
+            _test_pause()
+        if progress:
+            progress("embed", done, total)
+    flush()
+    return done
+
+
+def issues(conn: sqlite3.Connection) -> list[FileIssue]:
+    out = [FileIssue(p, r, "skipped") for p, r in store.skipped_report(conn)]
+    out += [FileIssue(p, "; ".join(w), "capped") for p, w in store.capped_report(conn)]
+    return sorted(out, key=lambda i: i.path)
+
+
+# ---- parallel analysis ---------------------------------------------------------------------------
+
+
+def analyse_all(paths: list[str], workers: int, want_pieces: bool) -> Iterator[FileResult]:
+    """Analyse `paths` on `workers` processes, yielding results as they finish (order not kept).
+
+    A worker that dies (a parser crash on a hostile file) breaks the pool; the files that were in flight
+    are retried one at a time in a fresh pool, and the one that kills it again is skipped with a reason.
+    """
+    if workers <= 1 or len(paths) < INLINE_BELOW:
+        for p in paths:
+            yield analyse_file(p, want_pieces)
+        return
+    queue = list(reversed(paths))
+    suspects: list[str] = []
+    while queue:
+        with _pool(workers) as pool:
+            inflight: dict[Future, str] = {}
+            try:
+                while queue or inflight:
+                    while queue and len(inflight) < 4 * workers:
+                        p = queue.pop()
+                        inflight[pool.submit(analyse_file, p, want_pieces)] = p
+                    finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        path = inflight.pop(fut)
+                        yield fut.result()
+            except BrokenProcessPool:
+                suspects.extend(inflight.values())
+                log.warning("an analysis worker died; retrying %d files one by one", len(suspects))
+        for path in suspects:
+            yield _analyse_isolated(path, want_pieces)
+        suspects = []
+
+
+def _analyse_isolated(path: str, want_pieces: bool) -> FileResult:
+    with _pool(1) as pool:
+        try:
+            return pool.submit(analyse_file, path, want_pieces).result()
+        except BrokenProcessPool:
+            st = Path(path).stat() if Path(path).exists() else None
+            return FileResult(
+                path, st.st_size if st else 0, st.st_mtime_ns if st else 0, None, reason="the MIDI parser crashed on it"
+            )
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # forkserver: fast worker start without forking a parent that may hold onnxruntime threads.
+    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    ctx = multiprocessing.get_context(method)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)

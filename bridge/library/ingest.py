@@ -1,0 +1,160 @@
+"""Turning one MIDI file into index records. Runs in worker processes, so it takes and returns plain data."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bridge.analysis import analyze_piece
+from bridge.analysis.key import pitch_class_histogram
+from bridge.library.hashing import bytes_hash
+from bridge.library.windows import Span, window_spans
+from bridge.music import MidiFileError, Piece
+from bridge.music.midi_file import DEFAULT_LIMITS, load_midi_bytes
+
+log = logging.getLogger(__name__)
+
+DRUM_PROGRAM = 128  # drums get their own "program" so one bitmask covers every instrument
+
+# Test hook: seconds to sleep per analysed file, so a test can kill an index run mid-way.
+ENV_SLOW = "MIDIBRIDGE_INDEX_TEST_DELAY"
+
+
+@dataclass(frozen=True)
+class WindowRecord:
+    start_bar: int  # 0-based, like Span
+    end_bar: int  # exclusive
+    start_q: float
+    stop_q: float
+    start_s: float
+    end_s: float
+    tonic_pc: int
+    mode: str
+    key: str
+    key_confidence: float
+    tempo: float
+    tempo_word: str
+    meter: str
+    programs: tuple[int, ...]  # GM programs sounding in the window, DRUM_PROGRAM for drums
+    n_notes: int
+    register: str
+    dynamics: str
+    texture: str
+    pc_hist: tuple[float, ...]  # 12 values summing to 1 (duration-weighted), for feature-only "like" search
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str | None
+    reason: str | None = None  # set when the file is skipped
+    warnings: tuple[str, ...] = ()  # set when the file was capped but indexed
+    info: dict = field(default_factory=dict)  # whole-file analysis, JSON-ready
+    windows: tuple[WindowRecord, ...] = ()
+    pieces: tuple[Piece, ...] | None = None  # window pieces, only when asked for (embedding)
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+def analyse_file(path: str, want_pieces: bool = False) -> FileResult:
+    """Read, parse and analyse `path`. Never raises: every failure becomes `reason`."""
+    delay = float(os.environ.get(ENV_SLOW, "0") or 0)
+    if delay:
+        time.sleep(delay)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return FileResult(path, 0, 0, None, reason=f"cannot read file: {e.strerror or e}")
+    if st.st_size > DEFAULT_LIMITS.max_bytes:
+        return FileResult(path, st.st_size, st.st_mtime_ns, None, reason=f"file too large ({st.st_size / 1e6:.1f} MB)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return FileResult(path, st.st_size, st.st_mtime_ns, None, reason=f"cannot read file: {e.strerror or e}")
+    digest = bytes_hash(data)
+    try:
+        piece = load_midi_bytes(data)
+    except MidiFileError as e:
+        return FileResult(path, st.st_size, st.st_mtime_ns, digest, reason=str(e))
+    try:
+        info, windows, pieces = analyse_piece(piece, want_pieces)
+    except Exception as e:  # analysis bugs on odd input must not stop a run; the reason is reported
+        log.exception("analysis failed for %s", path)
+        return FileResult(path, st.st_size, st.st_mtime_ns, digest, reason=f"analysis failed: {type(e).__name__}: {e}")
+    if not windows:
+        return FileResult(path, st.st_size, st.st_mtime_ns, digest, reason="no pitched or drum notes to index")
+    return FileResult(
+        path,
+        st.st_size,
+        st.st_mtime_ns,
+        digest,
+        warnings=tuple(piece.warnings),
+        info=info,
+        windows=tuple(windows),
+        pieces=tuple(pieces) if want_pieces else None,
+    )
+
+
+def analyse_piece(piece: Piece, want_pieces: bool = False) -> tuple[dict, list[WindowRecord], list[Piece]]:
+    """Whole-piece analysis plus one record per window (and the window pieces if wanted)."""
+    info = analyze_piece(piece).to_dict()
+    records: list[WindowRecord] = []
+    pieces: list[Piece] = []
+    for span in window_spans(piece):
+        window = piece.window(span.start_q, span.stop_q)
+        if len(window.notes) == 0:
+            continue  # silent stretch (long rests): nothing to find there
+        records.append(window_record(piece, span, window))
+        if want_pieces:
+            pieces.append(window)
+    return info, records, pieces
+
+
+def window_record(piece: Piece, span: Span, window: Piece) -> WindowRecord:
+    a = analyze_piece(window, with_chords=False)
+    notes = window.notes
+    programs = np.unique(np.where(notes.is_drum, DRUM_PROGRAM, notes.program.astype(np.int64)))
+    hist = pitch_class_histogram(notes)
+    total = hist.sum()
+    hist = hist / total if total > 0 else hist
+    start_s, end_s = piece.seconds_at(np.array([span.start_q, span.stop_q]))
+    return WindowRecord(
+        start_bar=span.start_bar,
+        end_bar=span.end_bar,
+        start_q=span.start_q,
+        stop_q=span.stop_q,
+        start_s=float(start_s),
+        end_s=float(end_s),
+        tonic_pc=a.key.tonic_pc,
+        mode=a.key.mode,
+        key=a.key.name,
+        key_confidence=float(a.key.confidence),
+        tempo=float(a.tempo_bpm),
+        tempo_word=a.tempo_word,
+        meter=a.time_signature,
+        programs=tuple(int(p) for p in programs),
+        n_notes=len(notes),
+        register=a.register,
+        dynamics=a.dynamics,
+        texture=a.texture,
+        pc_hist=tuple(round(float(x), 5) for x in hist),
+    )
+
+
+def load_window_pieces(path: str, spans: list[tuple[float, float]]) -> tuple[str, list[Piece] | None, str | None]:
+    """Reload a file's windows for embedding an already indexed file (model added or changed)."""
+    try:
+        with open(path, "rb") as f:
+            piece = load_midi_bytes(f.read())
+    except (OSError, MidiFileError) as e:
+        return path, None, str(e)
+    return path, [piece.window(a, b) for a, b in spans], None

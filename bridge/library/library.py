@@ -1,0 +1,270 @@
+"""`Library`: the user's MIDI library as one object: index it, search it, read hits back.
+
+Thread safety: `search`, `stats`, `report` and `load_hit_piece` may be called from several threads at
+once (the daemon's worker threads), also while another *process* runs `midibridge index` on the same
+directory: SQLite WAL gives readers a consistent committed state and searches run on an immutable
+snapshot that is swapped, never mutated. Only one `index` runs per directory at a time (a lock file
+enforces it across processes); calling `index` and `search` on one `Library` object concurrently is
+safe too, since the indexer has its own connection.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bridge import paths
+from bridge.library import ranking, store
+from bridge.library.indexer import Progress, issues, run_index
+from bridge.library.ingest import DRUM_PROGRAM
+from bridge.library.snapshot import Snapshot, load_snapshot
+from bridge.library.types import Encoder, FileIssue, Hit, IndexReport, SearchQuery, SearchResult, model_key
+from bridge.music import Piece, load_midi
+from bridge.query import Constraints, parse_bpm_range, parse_instrument, parse_key, parse_meter, parse_query
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "index.lock"
+
+
+class LibraryBusy(RuntimeError):
+    """Another process is indexing this library right now."""
+
+
+class Library:
+    def __init__(self, db_dir: Path, encoder: Encoder | None = None):
+        self.db_dir = Path(db_dir)
+        self.encoder = encoder
+        self._conn = store.connect(self.db_dir)
+        self._conn_lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._snapshot_lock = threading.Lock()
+
+    @staticmethod
+    def open(db_dir: str | os.PathLike | None = None, encoder: Encoder | None = None) -> Library:
+        """Open (creating if needed) the index at `db_dir` (default: paths.default_db_path())."""
+        return Library(Path(db_dir) if db_dir is not None else paths.default_db_path(), encoder)
+
+    def close(self) -> None:
+        with self._conn_lock:
+            self._conn.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- indexing ----------------------------------------------------------------------------------
+
+    def index(
+        self, dirs: Sequence[str | os.PathLike] | None = None, progress: Progress | None = None, workers: int = 2
+    ) -> IndexReport:
+        """Bring the index up to date with `dirs` (default: every folder indexed before, else the bundled clips)."""
+        with self._index_lock():
+            conn = store.connect(self.db_dir)
+            try:
+                roots = [str(Path(d).expanduser().resolve()) for d in dirs] if dirs else store.roots(conn)
+                if not roots and paths.bundled_library_dir().is_dir():
+                    roots = [str(paths.bundled_library_dir())]
+                return run_index(conn, roots, self.encoder, workers, progress)
+            finally:
+                conn.close()
+
+    def ensure_indexed(self, progress: Progress | None = None) -> IndexReport | None:
+        """Zero configuration: a library that was never indexed gets the bundled clips."""
+        with self._conn_lock:
+            never = store.get_meta(self._conn, "last_index") is None
+        bundled = paths.bundled_library_dir()
+        if not never or not any(bundled.rglob("*.mid")):
+            return None
+        log.info("library at %s was never indexed; indexing the bundled clips", self.db_dir)
+        try:
+            return self.index([bundled], progress=progress)
+        except LibraryBusy:
+            return None
+
+    def _index_lock(self):
+        return _FileLock(self.db_dir / LOCK_NAME)
+
+    # ---- reading -----------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The current index in memory, reloaded when another transaction has been committed."""
+        with self._conn_lock:
+            gen = store.generation(self._conn)
+        snap = self._snapshot
+        if snap is not None and snap.generation == gen:
+            return snap
+        with self._snapshot_lock:
+            if self._snapshot is None or self._snapshot.generation != gen:
+                model = model_key(self.encoder) if self.encoder is not None else None
+                with self._conn_lock:
+                    self._snapshot = load_snapshot(self._conn, model)
+            return self._snapshot
+
+    def search(self, query: SearchQuery) -> list[Hit]:
+        return self.search_with_info(query).hits
+
+    def search_with_info(self, query: SearchQuery) -> SearchResult:
+        snap = self.snapshot()
+        filters = _filters(query)
+        constraints = parse_query(query.text) if query.text else Constraints()
+        warnings: list[str] = []
+        score, ranking_mode = self._similarity(snap, query, constraints, warnings)
+        mask = ranking.filter_mask(snap, filters)
+        checks = ranking.constraint_checks(snap, constraints)
+        ranked = ranking.rank(snap, mask, checks, score, query.k)
+        hits = [_hit(snap, r) for r in ranked]
+        return SearchResult(hits, ranking_mode, constraints.to_dict(), tuple(warnings), int(mask.sum()))
+
+    def _similarity(
+        self, snap: Snapshot, query: SearchQuery, c: Constraints, warnings: list[str]
+    ) -> tuple[np.ndarray, str]:
+        usable = self.encoder is not None and snap.vectors is not None
+        if self.encoder is None:
+            _warn(warnings, "no retrieval model loaded: ranking by musical features only")
+        elif snap.vectors is None:
+            _warn(warnings, "the index has no vectors for this model yet: run `midibridge index`; ranking by features")
+        elif not snap.has_vector.all():
+            _warn(warnings, f"{int((~snap.has_vector).sum())} windows are not embedded yet (run `midibridge index`)")
+        if query.like_piece is not None:
+            if usable:
+                q = self.encoder.encode_pieces([query.like_piece])[0]
+                return _cosine(snap, q), "embedding"
+            return _like_features(snap, query.like_piece), "features"
+        if query.text and usable:
+            q = self.encoder.encode_text([query.text])[0]
+            return _cosine(snap, q), "embedding"
+        return ranking.feature_text_score(snap, c), "features"
+
+    def load_hit_piece(self, hit: Hit) -> Piece:
+        """The hit's window as a Piece (times from 0), read from the file on disk."""
+        return load_midi(hit.file).window(hit.start_quarters, hit.end_quarters)
+
+    def stats(self) -> dict:
+        snap = self.snapshot()
+        with self._conn_lock:
+            counts = store.counts(self._conn)
+            model = store.get_meta(self._conn, "model")
+            roots = store.roots(self._conn)
+            file_rows = self._conn.execute("SELECT key, tempo_word, meter FROM files").fetchall()
+        tempo_bins = Counter(f"{int(t // 20 * 20)}-{int(t // 20 * 20 + 19)}" for t in snap.tempo)
+        programs = snap.programs.sum(axis=0)
+        from bridge.library.snapshot import instrument_label
+
+        return {
+            "db": str(self.db_dir),
+            "roots": roots,
+            **counts,
+            "model": model,
+            "keys": dict(Counter(r[0] for r in file_rows).most_common()),
+            "tempo_words": dict(Counter(r[1] for r in file_rows).most_common()),
+            "meters": dict(Counter(r[2] for r in file_rows).most_common()),
+            "window_tempo_bpm": dict(sorted(tempo_bins.items(), key=lambda kv: int(kv[0].split("-")[0]))),
+            "instruments": {
+                instrument_label(int(p)): int(programs[p])
+                for p in np.argsort(-programs)
+                if programs[p] > 0 and p <= DRUM_PROGRAM
+            },
+        }
+
+    def report(self) -> list[FileIssue]:
+        with self._conn_lock:
+            return issues(self._conn)
+
+
+def _warn(warnings: list[str], text: str) -> None:
+    log.warning(text)
+    warnings.append(text)
+
+
+def _cosine(snap: Snapshot, q: np.ndarray) -> np.ndarray:
+    scores = snap.vectors @ np.asarray(q, dtype=np.float32)
+    return np.where(snap.has_vector, scores, -1.0)
+
+
+def _like_features(snap: Snapshot, piece: Piece) -> np.ndarray:
+    from bridge.analysis.key import pitch_class_histogram
+    from bridge.analysis.tempo import main_tempo
+
+    notes = piece.notes
+    programs = np.zeros(DRUM_PROGRAM + 1, dtype=bool)
+    programs[np.unique(np.where(notes.is_drum, DRUM_PROGRAM, notes.program.astype(np.int64)))] = True
+    meter = str(piece.time_signature_at(0.0))
+    return ranking.feature_like_score(snap, pitch_class_histogram(notes), main_tempo(piece), meter, programs)
+
+
+def _filters(q: SearchQuery) -> ranking.Filters:
+    """Parse the option strings; ValueError messages name the valid forms."""
+    tonic, mode = parse_key(q.key) if q.key else (None, None)
+    if q.mode is not None:
+        if q.mode.lower() not in ("major", "minor"):
+            raise ValueError(f"mode must be 'major' or 'minor', got {q.mode!r}")
+        mode = q.mode.lower()
+    tempo = q.tempo
+    if isinstance(tempo, str):
+        tempo = parse_bpm_range(tempo)
+    return ranking.Filters(
+        tonic_pc=tonic,
+        mode=mode,
+        tempo=tuple(tempo) if tempo else None,
+        meter=parse_meter(q.meter) if q.meter else None,
+        instrument=parse_instrument(q.instrument) if q.instrument else None,
+        min_bars=q.min_bars,
+        exclude_file=q.exclude_file,
+        exclude_hash=q.exclude_hash,
+    )
+
+
+def _hit(snap: Snapshot, r: ranking.Ranked) -> Hit:
+    i = r.index
+    return Hit(
+        file=snap.files[snap.file_of[i]],
+        window_start_bar=int(snap.start_bar[i]) + 1,
+        window_end_bar=int(snap.end_bar[i]),
+        start_seconds=float(snap.start_s[i]),
+        end_seconds=float(snap.end_s[i]),
+        score=r.score,
+        key=snap.key_names[i],
+        tempo=float(snap.tempo[i]),
+        meter=snap.meters[snap.meter[i]],
+        instruments=snap.instruments(i),
+        start_quarters=float(snap.start_q[i]),
+        end_quarters=float(snap.stop_q[i]),
+        tempo_word=snap.tempo_words[i],
+        matched=r.matched,
+        missed=r.missed,
+    )
+
+
+class _FileLock:
+    """An exclusive, non-blocking lock across processes (released by the OS if the holder is killed)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> _FileLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            os.close(fd)
+            raise LibraryBusy(f"another `midibridge index` is running on {self.path.parent}") from e
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

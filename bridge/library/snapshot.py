@@ -1,0 +1,147 @@
+"""An immutable in-memory copy of the index (column arrays + vector matrix) that searches run on.
+
+Loaded in one read transaction, so it is one consistent generation; a search holds a reference to
+one snapshot, and a reload swaps in a new object, so concurrent searches never see a half-update.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+import numpy as np
+
+from bridge.analysis import program_family, program_name
+from bridge.library.ingest import DRUM_PROGRAM
+
+N_PROGRAMS = DRUM_PROGRAM + 1
+MODE_CODES = {"major": 0, "minor": 1}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    generation: int
+    files: tuple[str, ...]  # index = file slot
+    file_hashes: tuple[str, ...]
+    file_of: np.ndarray  # (N,) int32 file slot of each window
+    window_ids: np.ndarray  # (N,) int64 SQLite ids
+    start_bar: np.ndarray  # (N,) int32, 0-based
+    end_bar: np.ndarray  # (N,) int32, exclusive
+    start_q: np.ndarray
+    stop_q: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+    tonic_pc: np.ndarray  # (N,) int8
+    mode: np.ndarray  # (N,) int8, MODE_CODES
+    key_confidence: np.ndarray
+    key_names: tuple[str, ...]
+    tempo: np.ndarray  # (N,) float32
+    tempo_words: tuple[str, ...]
+    meter: np.ndarray  # (N,) int16 index into `meters`
+    meters: tuple[str, ...]
+    programs: np.ndarray  # (N, 129) bool
+    texture: tuple[str, ...]
+    register: tuple[str, ...]
+    dynamics: tuple[str, ...]
+    pc_hist: np.ndarray  # (N, 12) float32
+    vectors: np.ndarray | None  # (N, D) float32; rows of windows without a vector are zero
+    has_vector: np.ndarray  # (N,) bool
+    model: str | None  # the model the vectors come from
+
+    def __len__(self) -> int:
+        return int(self.file_of.shape[0])
+
+    def instruments(self, i: int) -> tuple[str, ...]:
+        return tuple(instrument_label(int(p)) for p in np.nonzero(self.programs[i])[0])
+
+    def describe(self, i: int) -> str:
+        """Words for feature-only text matching: key, tempo word, meter, instruments and families, file name."""
+        programs = np.nonzero(self.programs[i])[0]
+        words = [
+            self.key_names[i],
+            self.tempo_words[i],
+            self.meters[self.meter[i]],
+            self.texture[i],
+            self.register[i],
+            self.dynamics[i],
+            *(instrument_label(int(p)) for p in programs),
+            *(instrument_family(int(p)) for p in programs),
+            self.files[self.file_of[i]].rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("_", " ").replace("-", " "),
+        ]
+        return " ".join(words).lower()
+
+
+def instrument_label(program: int) -> str:
+    return "Drums" if program == DRUM_PROGRAM else program_name(program)
+
+
+def instrument_family(program: int) -> str:
+    return "drums" if program == DRUM_PROGRAM else program_family(program)
+
+
+def load_snapshot(conn: sqlite3.Connection, model: str | None) -> Snapshot:
+    """Read the whole index; vectors only from `model` (None: no vectors)."""
+    conn.execute("BEGIN")  # one read transaction = one consistent generation (WAL snapshot)
+    try:
+        gen = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+        file_rows = conn.execute("SELECT id, path, hash FROM files ORDER BY id").fetchall()
+        rows = conn.execute(
+            "SELECT w.id, w.file_id, w.start_bar, w.end_bar, w.start_q, w.stop_q, w.start_s, w.end_s, w.tonic_pc,"
+            " w.mode, w.key_confidence, w.key, w.tempo, w.tempo_word, w.meter, w.programs, w.texture, w.register,"
+            " w.dynamics, w.pc_hist, v.vec FROM windows w LEFT JOIN vectors v ON v.window_id = w.id AND v.model = ?"
+            " ORDER BY w.id",
+            (model,),
+        ).fetchall()
+    finally:
+        conn.execute("COMMIT")
+    return build_snapshot(gen, file_rows, rows, model)
+
+
+def build_snapshot(gen: int, file_rows: list, rows: list, model: str | None) -> Snapshot:
+    slot = {fid: i for i, (fid, _p, _h) in enumerate(file_rows)}
+    n = len(rows)
+    cols = list(zip(*rows)) if rows else [()] * 21
+    meters = sorted(set(cols[14]))
+    meter_index = {m: i for i, m in enumerate(meters)}
+    programs = np.zeros((n, N_PROGRAMS), dtype=bool)
+    for i, text in enumerate(cols[15]):
+        programs[i, json.loads(text)] = True
+    blobs = cols[20]
+    has_vector = np.array([b is not None for b in blobs], dtype=bool)
+    vectors = None
+    if has_vector.any():
+        dim = len(next(b for b in blobs if b is not None)) // 4
+        vectors = np.zeros((n, dim), dtype=np.float32)
+        for i, b in enumerate(blobs):
+            if b is not None and len(b) == dim * 4:
+                vectors[i] = np.frombuffer(b, dtype=np.float32)
+    return Snapshot(
+        generation=gen,
+        files=tuple(p for _f, p, _h in file_rows),
+        file_hashes=tuple(h for _f, _p, h in file_rows),
+        file_of=np.array([slot[f] for f in cols[1]], dtype=np.int32),
+        window_ids=np.array(cols[0], dtype=np.int64),
+        start_bar=np.array(cols[2], dtype=np.int32),
+        end_bar=np.array(cols[3], dtype=np.int32),
+        start_q=np.array(cols[4], dtype=np.float64),
+        stop_q=np.array(cols[5], dtype=np.float64),
+        start_s=np.array(cols[6], dtype=np.float64),
+        end_s=np.array(cols[7], dtype=np.float64),
+        tonic_pc=np.array(cols[8], dtype=np.int8),
+        mode=np.array([MODE_CODES.get(m, 0) for m in cols[9]], dtype=np.int8),
+        key_confidence=np.array(cols[10], dtype=np.float32),
+        key_names=tuple(cols[11]),
+        tempo=np.array(cols[12], dtype=np.float32),
+        tempo_words=tuple(cols[13]),
+        meter=np.array([meter_index[m] for m in cols[14]], dtype=np.int16),
+        meters=tuple(meters),
+        programs=programs,
+        texture=tuple(cols[16]),
+        register=tuple(cols[17]),
+        dynamics=tuple(cols[18]),
+        pc_hist=np.frombuffer(b"".join(cols[19]), dtype=np.float32).reshape(n, 12) if n else np.zeros((0, 12)),
+        vectors=vectors,
+        has_vector=has_vector,
+        model=model if vectors is not None else None,
+    )

@@ -1,0 +1,274 @@
+"""The index on disk: one SQLite database (WAL) holding file metadata, windows and their vectors.
+
+Everything lives in one database so that one transaction covers a batch of files, their windows and
+their vectors: a kill -9 at any moment leaves either the previous state or the new one, never a mix.
+`meta.generation` is bumped in every write transaction, so readers know cheaply when to reload.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from bridge.library.ingest import FileResult, WindowRecord
+
+SCHEMA_VERSION = 1
+DB_NAME = "library.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    indexed_at REAL NOT NULL,
+    key TEXT, tempo REAL, tempo_word TEXT, meter TEXT, bars REAL, seconds REAL,
+    warnings TEXT NOT NULL DEFAULT '[]',   -- JSON list: why the file was capped
+    analysis TEXT NOT NULL DEFAULT '{}'    -- JSON: bridge.analysis PieceAnalysis.to_dict()
+);
+CREATE INDEX IF NOT EXISTS files_hash ON files(hash);
+CREATE TABLE IF NOT EXISTS windows (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    start_bar INTEGER NOT NULL, end_bar INTEGER NOT NULL,
+    start_q REAL NOT NULL, stop_q REAL NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,
+    tonic_pc INTEGER NOT NULL, mode TEXT NOT NULL, key TEXT NOT NULL, key_confidence REAL NOT NULL,
+    tempo REAL NOT NULL, tempo_word TEXT NOT NULL, meter TEXT NOT NULL,
+    programs TEXT NOT NULL,                -- JSON list of GM programs, 128 = drums
+    n_notes INTEGER NOT NULL, register TEXT NOT NULL, dynamics TEXT NOT NULL, texture TEXT NOT NULL,
+    pc_hist BLOB NOT NULL                  -- 12 float32
+);
+CREATE INDEX IF NOT EXISTS windows_file ON windows(file_id);
+CREATE TABLE IF NOT EXISTS vectors (
+    window_id INTEGER PRIMARY KEY REFERENCES windows(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    vec BLOB NOT NULL                      -- dim float32, L2-normalised
+);
+CREATE TABLE IF NOT EXISTS skipped (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    reason TEXT NOT NULL, at REAL NOT NULL
+);
+"""
+
+
+def connect(db_dir: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the pragmas every user of the index needs (WAL, foreign keys, busy wait)."""
+    db_dir.mkdir(parents=True, exist_ok=True)
+    path = db_dir / DB_NAME
+    conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode is durable against process crashes (kill -9); only a power cut may lose
+        # the last transactions, never corrupt the database.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.executescript(_SCHEMA)
+        _init_meta(conn)
+    return conn
+
+
+def _init_meta(conn: sqlite3.Connection) -> None:
+    found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if found is None:
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+    elif int(found[0]) != SCHEMA_VERSION:
+        raise RuntimeError(
+            f"index schema {found[0]} was written by another midibridge version (this one reads {SCHEMA_VERSION}); "
+            "delete the index directory and run `midibridge index` again"
+        )
+
+
+class Transaction:
+    """`with Transaction(conn):` = BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error), bumping the generation."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+# ---- roots ---------------------------------------------------------------------------------------
+
+
+def roots(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT path FROM roots ORDER BY path")]
+
+
+def add_roots(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
+    conn.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(p,) for p in paths])
+
+
+# ---- files ---------------------------------------------------------------------------------------
+
+
+def file_states(conn: sqlite3.Connection) -> dict[str, tuple[int, int, int, str]]:
+    """path -> (id, size, mtime_ns, hash) of every indexed file."""
+    return {r[0]: (r[1], r[2], r[3], r[4]) for r in conn.execute("SELECT path, id, size, mtime_ns, hash FROM files")}
+
+
+def skipped_states(conn: sqlite3.Connection) -> dict[str, tuple[int, int, str]]:
+    """path -> (size, mtime_ns, reason) of every file skipped by an earlier run."""
+    return {r[0]: (r[1], r[2], r[3]) for r in conn.execute("SELECT path, size, mtime_ns, reason FROM skipped")}
+
+
+def update_stat(conn: sqlite3.Connection, file_id: int, path: str, size: int, mtime_ns: int) -> None:
+    """A rename or a touch: the content (hash) is unchanged, so windows and vectors stay."""
+    conn.execute("DELETE FROM files WHERE path = ? AND id != ?", (path, file_id))
+    conn.execute("UPDATE files SET path = ?, size = ?, mtime_ns = ? WHERE id = ?", (path, size, mtime_ns, file_id))
+    conn.execute("DELETE FROM skipped WHERE path = ?", (path,))
+
+
+def remove_files(conn: sqlite3.Connection, paths: Iterable[str]) -> int:
+    paths = [(p,) for p in paths]
+    conn.executemany("DELETE FROM files WHERE path = ?", paths)  # windows and vectors cascade
+    conn.executemany("DELETE FROM skipped WHERE path = ?", paths)
+    return len(paths)
+
+
+def write_result(conn: sqlite3.Connection, result: FileResult, vectors: np.ndarray | None, model: str | None) -> None:
+    """Replace whatever the index held for `result.path` by this analysis (or this skip)."""
+    conn.execute("DELETE FROM files WHERE path = ?", (result.path,))
+    conn.execute("DELETE FROM skipped WHERE path = ?", (result.path,))
+    now = time.time()
+    if not result.ok:
+        conn.execute(
+            "INSERT INTO skipped VALUES (?, ?, ?, ?, ?)",
+            (result.path, result.size, result.mtime_ns, result.reason, now),
+        )
+        return
+    info = result.info
+    cur = conn.execute(
+        "INSERT INTO files (path, size, mtime_ns, hash, indexed_at, key, tempo, tempo_word, meter, bars, seconds,"
+        " warnings, analysis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            result.path,
+            result.size,
+            result.mtime_ns,
+            result.hash,
+            now,
+            info.get("key", {}).get("name"),
+            info.get("tempo_bpm"),
+            info.get("tempo_word"),
+            info.get("time_signature"),
+            info.get("bars"),
+            info.get("seconds"),
+            json.dumps(list(result.warnings)),
+            json.dumps(info),
+        ),
+    )
+    file_id = cur.lastrowid
+    for i, w in enumerate(result.windows):
+        window_id = _insert_window(conn, file_id, w)
+        if vectors is not None:
+            put_vector(conn, window_id, model, vectors[i])
+
+
+def _insert_window(conn: sqlite3.Connection, file_id: int, w: WindowRecord) -> int:
+    cur = conn.execute(
+        "INSERT INTO windows (file_id, start_bar, end_bar, start_q, stop_q, start_s, end_s, tonic_pc, mode, key,"
+        " key_confidence, tempo, tempo_word, meter, programs, n_notes, register, dynamics, texture, pc_hist)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            file_id,
+            w.start_bar,
+            w.end_bar,
+            w.start_q,
+            w.stop_q,
+            w.start_s,
+            w.end_s,
+            w.tonic_pc,
+            w.mode,
+            w.key,
+            w.key_confidence,
+            w.tempo,
+            w.tempo_word,
+            w.meter,
+            json.dumps(list(w.programs)),
+            w.n_notes,
+            w.register,
+            w.dynamics,
+            w.texture,
+            np.asarray(w.pc_hist, dtype=np.float32).tobytes(),
+        ),
+    )
+    return int(cur.lastrowid)
+
+
+# ---- vectors -------------------------------------------------------------------------------------
+
+
+def put_vector(conn: sqlite3.Connection, window_id: int, model: str | None, vec: np.ndarray) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+        (window_id, model, np.ascontiguousarray(vec, dtype=np.float32).tobytes()),
+    )
+
+
+def windows_missing_vectors(conn: sqlite3.Connection, model: str) -> dict[str, list[tuple[int, float, float]]]:
+    """path -> [(window_id, start_q, stop_q)] for windows with no vector from `model`."""
+    out: dict[str, list[tuple[int, float, float]]] = {}
+    rows = conn.execute(
+        "SELECT f.path, w.id, w.start_q, w.stop_q FROM windows w JOIN files f ON f.id = w.file_id"
+        " LEFT JOIN vectors v ON v.window_id = w.id WHERE v.model IS NULL OR v.model != ? ORDER BY f.path, w.id",
+        (model,),
+    )
+    for path, wid, a, b in rows:
+        out.setdefault(path, []).append((wid, a, b))
+    return out
+
+
+# ---- reports -------------------------------------------------------------------------------------
+
+
+def skipped_report(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in conn.execute("SELECT path, reason FROM skipped ORDER BY path")]
+
+
+def capped_report(conn: sqlite3.Connection) -> list[tuple[str, list[str]]]:
+    rows = conn.execute("SELECT path, warnings FROM files WHERE warnings != '[]' ORDER BY path")
+    return [(r[0], json.loads(r[1])) for r in rows]
+
+
+def counts(conn: sqlite3.Connection) -> dict:
+    one = conn.execute
+    return {
+        "files": one("SELECT COUNT(*) FROM files").fetchone()[0],
+        "windows": one("SELECT COUNT(*) FROM windows").fetchone()[0],
+        "vectors": one("SELECT COUNT(*) FROM vectors").fetchone()[0],
+        "skipped": one("SELECT COUNT(*) FROM skipped").fetchone()[0],
+        "capped": one("SELECT COUNT(*) FROM files WHERE warnings != '[]'").fetchone()[0],
+    }
