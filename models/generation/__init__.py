@@ -1,0 +1,1 @@
+"""Harmony-aware generation: backbone (chords) and melody models, their data and training."""
