@@ -200,8 +200,10 @@ def _parse_key(text: str) -> tuple[int | None, str | None, str]:
     if m:
         mode = "minor" if m.group(2).lower().startswith("min") else "major"
         rest = text[: m.start()] + " " + text[m.end() :]
-        # "in a minor key" names a mode, not the key of A ("a" is the article here).
-        if m.group(1) == "a" and m.group(3):
+        # Lowercase "a" is usually the article: "a minor melody", "in a minor key" name a mode only;
+        # "in a minor" / "key of a minor" still mean A minor.
+        after_in = re.search(r"\b(?:in|of)\s*$", text[: m.start()], re.IGNORECASE) is not None
+        if m.group(1) == "a" and (m.group(3) or not after_in):
             return None, mode, rest
         return _pc(m.group(1)), mode, rest
     m = _KEY_ALONE.search(text)

@@ -1,0 +1,145 @@
+"""Acceptance: a temporary library of real MIDI files mixed with every kind of broken file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from library_fakes import FakeEncoder
+from library_helpers import SKIPPED, copy_good_files, touch_later, write_bad_files
+
+from bridge.library import Library, SearchQuery
+from bridge.music import load_midi
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lib")
+    good = copy_good_files(root / "midi")
+    bad = write_bad_files(root / "midi" / "broken")
+    db = root / "db"
+    with Library.open(db) as lib:
+        report = lib.index([root / "midi"], workers=2)
+    return root, good, bad, db, report
+
+
+def test_good_files_are_all_searchable_and_bad_ones_reported(indexed):
+    root, good, bad, db, report = indexed
+    capped = set(bad) - SKIPPED
+    assert report.files_seen == len(good) + len(bad)
+    assert report.added == len(good) + len(capped)
+    assert report.skipped_new == len(SKIPPED)
+    with Library.open(db) as lib:
+        hits = lib.search(SearchQuery(text="music", k=1000))
+        found = {Path(h.file).name for h in hits}
+        assert {p.name for p in good} <= found
+        issues = {Path(i.path).name: i for i in lib.report()}
+    assert set(issues) == set(bad)
+    for name, word in bad.items():
+        assert issues[name].status == ("skipped" if name in SKIPPED else "capped")
+        assert word.lower() in issues[name].reason.lower(), (name, issues[name].reason)
+    assert {i.path for i in report.issues} == {i.path for i in issues.values()}
+
+
+def test_report_json_lists_skipped_and_capped(indexed):
+    report = indexed[4].to_dict()
+    assert {Path(i["path"]).name for i in report["skipped"]} == SKIPPED
+    assert all(i["reason"] for i in report["skipped"] + report["capped"])
+
+
+def test_a_query_naming_key_and_meter_returns_that_key_and_meter_first(indexed):
+    _root, _good, _bad, db, _report = indexed
+    with Library.open(db) as lib:
+        snap = lib.snapshot()
+        # A (key, meter) pair that the real files contain, other than the most common one.
+        pairs = {(snap.key_names[i], snap.meters[snap.meter[i]]) for i in range(len(snap))}
+        key, meter = sorted(p for p in pairs if p[1] != "4/4")[0]
+        result = lib.search_with_info(SearchQuery(text=f"a tune in {key}, {meter} time", k=20))
+    assert result.ranking == "features" and result.warnings
+    assert result.constraints["key"] == key and result.constraints["meter"] == meter
+    flags = [h.key == key and h.meter == meter for h in result.hits]
+    assert flags[0], result.hits[0]
+    assert flags == sorted(flags, reverse=True), "every window satisfying both comes before any other"
+    assert len(result.hits) > sum(flags), "the rest still follows when fewer windows satisfy the query"
+
+
+def test_hard_filters_and_hit_fields(indexed):
+    db = indexed[3]
+    with Library.open(db) as lib:
+        hits = lib.search(SearchQuery(text="chorale", k=50, meter="4/4", min_bars=8, tempo=(60, 130)))
+        assert hits
+        for h in hits:
+            assert h.meter == "4/4" and h.window_end_bar - h.window_start_bar + 1 >= 8 and 60 <= h.tempo <= 130
+        h = hits[0]
+        d = h.to_dict()
+        assert set(d) >= {"file", "bars", "seconds", "score", "key", "tempo", "meter", "instruments"}
+        assert d["seconds"][1] > d["seconds"][0] >= 0
+        piece = lib.load_hit_piece(h)
+        assert len(piece.notes) > 0 and piece.end <= h.end_quarters - h.start_quarters + 1e-6
+
+
+def test_like_search_excludes_the_query_file(indexed):
+    _root, good, _bad, db, _ = indexed
+    query_file = good[0]
+    with Library.open(db) as lib:
+        piece = load_midi(query_file)
+        hits = lib.search(SearchQuery(like_piece=piece, k=5, exclude_file=str(query_file.resolve())))
+    assert hits and all(Path(h.file).name != query_file.name for h in hits)
+
+
+def test_incremental_runs_rename_and_delete(tmp_path):
+    lib_dir = tmp_path / "midi"
+    good = copy_good_files(lib_dir)
+    db = tmp_path / "db"
+    with Library.open(db) as lib:
+        first = lib.index([lib_dir], workers=1)
+        again = lib.index(workers=1)  # no dirs: the folders indexed before
+        assert again.unchanged == len(good) and again.added == again.updated == 0
+        moved = lib_dir / "sub" / "renamed.mid"
+        moved.parent.mkdir()
+        shutil.move(good[0], moved)
+        good[1].unlink()
+        touch_later(good[2])
+        third = lib.index([lib_dir], workers=1)
+        assert (third.renamed, third.removed, third.added, third.updated) == (1, 1, 0, 0)
+        files = {Path(h.file).name for h in lib.search(SearchQuery(text="x", k=500))}
+        assert "renamed.mid" in files and good[0].name not in files and good[1].name not in files
+        assert lib.stats()["files"] == first.added - 1
+
+
+def test_embeddings_are_added_lazily_and_redone_on_model_change(tmp_path, library_dir):
+    db = tmp_path / "db"
+    with Library.open(db) as lib:
+        report = lib.index([library_dir], workers=1)
+        assert report.embedded == 0
+    enc = FakeEncoder("fake-v1")
+    with Library.open(db, encoder=enc) as lib:
+        assert lib.search_with_info(SearchQuery(text="x")).ranking == "features"  # vectors not there yet
+        report = lib.index(workers=1)
+        assert report.embedded == report.windows > 0 and report.unchanged == report.files_seen
+        result = lib.search_with_info(SearchQuery(text="x", k=3))
+        assert result.ranking == "embedding" and not result.warnings
+        assert lib.index(workers=1).embedded == 0  # same model: nothing to do
+    with Library.open(db, encoder=FakeEncoder("fake-v2")) as lib:
+        assert lib.index(workers=1).embedded == report.windows
+        assert lib.stats()["model"].startswith("fake-v2")
+
+
+def test_new_files_are_embedded_while_analysed(tmp_path, library_dir):
+    enc = FakeEncoder()
+    with Library.open(tmp_path / "db", encoder=enc) as lib:
+        report = lib.index([library_dir], workers=2)
+        assert report.embedded == report.windows == enc.pieces_encoded
+        like = lib.search_with_info(SearchQuery(like_piece=load_midi(next(library_dir.glob("*.mid"))), k=3))
+        assert like.ranking == "embedding" and like.hits[0].score > 0.9  # the file itself is most similar
+
+
+def test_bundled_library_is_indexed_on_first_use(tmp_path, monkeypatch, library_dir):
+    from bridge import paths
+
+    monkeypatch.setattr(paths, "bundled_library_dir", lambda: library_dir)
+    with Library.open(tmp_path / "db") as lib:
+        assert lib.ensure_indexed() is not None
+        assert lib.stats()["files"] > 0
+        assert lib.ensure_indexed() is None  # once only
