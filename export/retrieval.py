@@ -1,0 +1,224 @@
+"""Export the retrieval towers to ONNX (fp32 + int8), with parity and precision checks that fail loudly.
+
+    out/text_encoder.onnx        MiniLM + mean pooling + normalise + projection + normalise (fp32)
+    out/text_encoder.int8.onnx   dynamic int8 (per channel, reduce_range)
+    out/midi_encoder.onnx        REMI ids -> embedding (fp32), and midi_encoder.int8.onnx
+    out/text_encoder.json, out/midi_encoder.json   the runtime configs: which file/precision each tower uses
+    out/tokenizer.json (MiniLM word pieces), out/midi_tokenizer.json, out/retrieval_config.json
+    out/export_report.json       parity cosines, valid R@10 per precision, the choice and why
+
+fp32 must match torch (min cosine >= 0.999 over the held-out parity items) or export raises. An int8
+tower is kept only if valid R@10 with it stays within 0.01 of fp32's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bridge.inference.retrieval import MIDI_CONFIG, TEXT_CONFIG, TowerConfig, make_session, tokenize_texts
+from bridge.music import load_midi
+from bridge.paths import examples_dir
+from bridge.tokens import TOKENIZER_FILE, crop_ids, tokenize_piece
+from export.retrieval_checks import parity_items, valid_items
+from models.retrieval.metrics import recall_at
+from models.retrieval.model import CONFIG_FILE
+from models.retrieval.text import MAX_TEXT_TOKENS, minilm_path
+from models.retrieval.torch_encoders import TorchRetrievalEncoders
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+PARITY_MIN_COSINE = 0.999
+INT8_MAX_R10_DROP = 0.01
+
+
+class MidiTowerOnnx(torch.nn.Module):
+    """Fixed I/O names for the graph: ids (B, T) int64 -> embedding (B, D)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_midi(ids)
+
+
+def export_midi_tower(enc: TorchRetrievalEncoders, path: Path) -> None:
+    dummy = torch.randint(1, enc.cfg.vocab_size, (2, 24), dtype=torch.long)
+    torch.onnx.export(
+        MidiTowerOnnx(enc.model).eval(), (dummy,), str(path), dynamo=False, opset_version=OPSET,
+        input_names=["ids"], output_names=["embedding"],
+        dynamic_axes={"ids": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}},
+    )
+
+
+def export_text_tower(enc: TorchRetrievalEncoders, path: Path) -> None:
+    ids, mask = tokenize_texts(enc._text_tok, ["a slow piano melody in A minor", "a jig"])
+    torch.onnx.export(
+        enc.text_tower.eval(), (torch.from_numpy(ids), torch.from_numpy(mask)), str(path), dynamo=False,
+        opset_version=OPSET, input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                      "embedding": {0: "batch"}},
+    )
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Plain quantize_dynamic hurts MiniLM badly (MODELS.md: min cosine 0.896); per-channel + reduce_range holds.
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+
+
+class _OnnxTowers:
+    """Just enough of RetrievalEncoders to score one (text file, MIDI file) combination."""
+
+    def __init__(self, out: Path, text_file: str, midi_file: str, enc: TorchRetrievalEncoders):
+        self.text = make_session(out / text_file, ["CPUExecutionProvider"])
+        self.midi = make_session(out / midi_file, ["CPUExecutionProvider"])
+        self.tok = enc._text_tok
+        self.max_len = enc.max_len
+
+    def encode_text(self, texts: list[str], batch: int = 64) -> np.ndarray:
+        parts = []
+        for lo in range(0, len(texts), batch):
+            ids, mask = tokenize_texts(self.tok, texts[lo : lo + batch])
+            parts.append(self.text.run(None, {"input_ids": ids, "attention_mask": mask})[0])
+        return np.concatenate(parts)
+
+    def encode_token_ids(self, seqs: list[np.ndarray], batch: int = 32) -> np.ndarray:
+        from bridge.tokens import pad_batch
+
+        parts = []
+        for lo in range(0, len(seqs), batch):
+            parts.append(self.midi.run(None, {"ids": pad_batch(seqs[lo : lo + batch], self.max_len)})[0])
+        return np.concatenate(parts)
+
+
+def _min_cos(a: np.ndarray, b: np.ndarray) -> float:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return float((a * b).sum(axis=1).min())
+
+
+def export_retrieval(
+    model_dir: str | Path,
+    out_dir: str | Path,
+    data_dir: str | Path | None = None,
+    n_parity: int = 100,
+    n_valid: int = 1000,
+    int8: bool = True,
+    prune: bool = False,
+) -> dict:
+    """Export, check, choose precisions; returns the report (also written to out/export_report.json)."""
+    model_dir, out = Path(model_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    enc = TorchRetrievalEncoders(model_dir)
+    enc.model.eval()
+    log.info("exporting towers to %s", out)
+    export_midi_tower(enc, out / "midi_encoder.onnx")
+    export_text_tower(enc, out / "text_encoder.onnx")
+    shutil.copy2(minilm_path() / "tokenizer.json", out / "tokenizer.json")
+    shutil.copy2(model_dir / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    shutil.copy2(model_dir / CONFIG_FILE, out / CONFIG_FILE)
+
+    # fp32 parity: the ONNX graphs must compute what torch computes, on items the model never trained on.
+    texts, seqs = parity_items(data_dir, enc.midi_tokenizer, enc.max_len, n_parity) if data_dir else _fallback_items(
+        enc
+    )
+    fp32 = _OnnxTowers(out, "text_encoder.onnx", "midi_encoder.onnx", enc)
+    parity = {
+        "items": {"texts": len(texts), "clips": len(seqs)},
+        "text_min_cosine": _min_cos(enc.encode_text(texts), fp32.encode_text(texts)),
+        "midi_min_cosine": _min_cos(enc.encode_token_ids(seqs), fp32.encode_token_ids(seqs)),
+    }
+    log.info("fp32 parity: %s", parity)
+    if min(parity["text_min_cosine"], parity["midi_min_cosine"]) < PARITY_MIN_COSINE:
+        raise RuntimeError(f"ONNX fp32 parity below {PARITY_MIN_COSINE}: {parity}")
+
+    choice = {"text": "fp32", "midi": "fp32"}
+    precision_report: dict = {"int8": "not tried"}
+    if int8:
+        quantize_int8(out / "text_encoder.onnx", out / "text_encoder.int8.onnx")
+        quantize_int8(out / "midi_encoder.onnx", out / "midi_encoder.int8.onnx")
+        if data_dir is None:
+            precision_report = {"int8": "no --data: valid R@10 cannot be checked, so int8 is not used"}
+        else:
+            choice, precision_report = choose_precision(out, enc, *valid_items(data_dir, enc.midi_tokenizer,
+                                                                             enc.max_len, n_valid))
+    files = {
+        "text": "text_encoder.int8.onnx" if choice["text"] == "int8" else "text_encoder.onnx",
+        "midi": "midi_encoder.int8.onnx" if choice["midi"] == "int8" else "midi_encoder.onnx",
+    }
+    name = f"retrieval-{model_dir.resolve().name}"
+    text_cfg = TowerConfig(files["text"], "tokenizer.json", enc.dim, choice["text"], MAX_TEXT_TOKENS, name)
+    midi_cfg = TowerConfig(files["midi"], TOKENIZER_FILE, enc.dim, choice["midi"], enc.max_len, name)
+    (out / TEXT_CONFIG).write_text(json.dumps(asdict(text_cfg), indent=2))
+    (out / MIDI_CONFIG).write_text(json.dumps(asdict(midi_cfg), indent=2))
+    if prune:
+        for f in out.glob("*.onnx"):
+            if f.name not in files.values():
+                f.unlink()
+    sizes = {f.name: round(f.stat().st_size / 1e6, 2) for f in sorted(out.glob("*.onnx"))}
+    report = {
+        "model_dir": str(model_dir),
+        "git_commit": enc.checkpoint.get("git_commit", "unknown"),
+        "step": enc.checkpoint.get("step"),
+        "parity_fp32": parity,
+        "precision": precision_report,
+        "chosen": choice,
+        "files": files,
+        "sizes_mb": sizes,
+        "shipped_mb": round(sum(sizes.get(f, 0) for f in files.values()), 2),
+    }
+    (out / "export_report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def choose_precision(out: Path, enc, texts: list[str], seqs: list[np.ndarray]) -> tuple[dict, dict]:
+    """Valid R@10 for each text/MIDI precision pair; the smallest pair within 0.01 of all-fp32 wins."""
+    cache: dict[str, np.ndarray] = {}
+
+    def vectors(kind: str, precision: str) -> np.ndarray:
+        key = f"{kind}:{precision}"
+        if key not in cache:
+            suffix = ".int8.onnx" if precision == "int8" else ".onnx"
+            towers = _OnnxTowers(out, "text_encoder" + suffix, "midi_encoder" + suffix, enc)
+            cache[key] = towers.encode_text(texts) if kind == "text" else towers.encode_token_ids(seqs)
+        return cache[key]
+
+    r10 = {}
+    for tp in ("fp32", "int8"):
+        for mp in ("fp32", "int8"):
+            r10[f"text_{tp}+midi_{mp}"] = recall_at(vectors("text", tp), vectors("midi", mp), 10)
+    base = r10["text_fp32+midi_fp32"]
+    choice = {"text": "fp32", "midi": "fp32"}
+    # Prefer int8 text first: it is the big tower (MiniLM, 90 MB fp32 vs ~23 MB int8).
+    for tp, mp in (("int8", "int8"), ("int8", "fp32"), ("fp32", "int8")):
+        if r10[f"text_{tp}+midi_{mp}"] >= base - INT8_MAX_R10_DROP:
+            choice = {"text": tp, "midi": mp}
+            break
+    cos = {
+        "text_int8_min_cosine": _min_cos(vectors("text", "fp32"), vectors("text", "int8")),
+        "midi_int8_min_cosine": _min_cos(vectors("midi", "fp32"), vectors("midi", "int8")),
+    }
+    report = {"valid_items": len(texts), "valid_R@10": r10, **cos, "rule": f"int8 kept if R@10 >= fp32 - "
+              f"{INT8_MAX_R10_DROP}"}
+    log.info("precision: %s -> %s", report, choice)
+    return choice, report
+
+
+def _fallback_items(enc) -> tuple[list[str], list[np.ndarray]]:
+    """Without a corpus: fixed sentences and windows of the bundled example chorale."""
+    texts = [f"a {a} {i} piece in {k}" for a in ("slow", "fast", "gentle", "lively") for i in ("piano", "flute",
+             "string quartet", "choir") for k in ("C major", "A minor", "D dorian")]
+    piece = load_midi(examples_dir() / "chorale.mid")
+    ids = tokenize_piece(piece, enc.midi_tokenizer)
+    seqs = [crop_ids(ids[s:], enc.max_len, bar=-1) for s in range(0, max(1, len(ids) - 32), 16)][:50]
+    return texts, seqs

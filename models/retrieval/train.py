@@ -1,0 +1,350 @@
+"""Train the retrieval dual encoder. Reads top to bottom: args, data, model, schedule, one loop.
+
+    midibridge train retrieval --data corpus --out runs/retrieval [--device cuda] [--minutes 60]
+    torchrun --nproc_per_node 2 -m models.retrieval.train --data corpus --out runs/r   # DDP (gloo/nccl)
+
+Only the MIDI tower and the small projections train; captions are encoded once by the frozen MiniLM
+(`CaptionCache`). `--minutes` counts total training time across `--resume`s and drives the LR decay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from bridge.tokens import bar_id, crop_ids, default_tokenizer, load_tokenizer, pad_batch, save_tokenizer
+from models.retrieval.data import TokenCache, held_out_family, read_clips, usable, valid_subset
+from models.retrieval.losses import contrastive_loss, same_caption_mask
+from models.retrieval.metrics import recall_at
+from models.retrieval.model import RetrievalConfig, RetrievalModel
+from models.retrieval.text import CaptionCache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainArgs:
+    data: str
+    out: str
+    device: str = "cpu"
+    max_steps: int = 0  # 0: no step limit (then --minutes must be set)
+    minutes: float = 0.0  # 0: no time limit
+    batch_size: int = 32
+    lr: float = 5e-4
+    min_lr_frac: float = 0.05
+    warmup_steps: int = 100
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    seed: int = 1234
+    loss: str = "margin"
+    margin: float = 0.3
+    pooling: str = "mean"
+    max_len: int = 256
+    d_model: int = 384
+    n_layers: int = 4
+    n_heads: int = 6
+    d_ff: int = 1024
+    dropout: float = 0.1
+    eval_every: int = 100
+    checkpoint_minutes: float = 3.0
+    valid_size: int = 256
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    resume: bool = False
+    cache_dir: str = ""
+    progress: bool = True
+
+    def model_config(self, vocab_size: int) -> RetrievalConfig:
+        return RetrievalConfig(
+            vocab_size=vocab_size, max_len=self.max_len, d_model=self.d_model, n_layers=self.n_layers,
+            n_heads=self.n_heads, d_ff=self.d_ff, dropout=self.dropout, pooling=self.pooling, loss=self.loss,
+            margin=self.margin,
+        )
+
+
+# ----------------------------------------------------------------------------- setup
+
+
+def setup_distributed(device: str) -> tuple[int, int, str]:
+    """(rank, world size, device) ; torchrun sets WORLD_SIZE/RANK/LOCAL_RANK."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    dist.init_process_group(backend=backend)
+    if device.startswith("cuda"):
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    return dist.get_rank(), world, device
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@dataclass
+class TrainData:
+    ids: list[np.ndarray]  # full-clip REMI ids of each training clip
+    caption_rows: list[np.ndarray]  # rows of `vectors` that caption clip i
+    vectors: np.ndarray  # (n_captions, 384) frozen MiniLM sentence vectors
+    valid_ids: np.ndarray  # (V, T) padded, fixed crop
+    valid_vectors: np.ndarray  # (V, 384) one caption per valid clip
+    bar: int
+
+
+def prepare_data(args: TrainArgs, tokenizer, rank: int) -> TrainData:
+    """Tokenise clips and encode captions once (rank 0 writes the caches, the others wait and read)."""
+    data_dir = Path(args.data)
+    clips = read_clips(data_dir, ("train", "valid", "test"))
+    held = held_out_family(data_dir, clips)
+    clips = [c for c in clips if c.split in ("train", "valid")]
+    cache_dir = args.cache_dir or None
+    if rank == 0:
+        TokenCache(data_dir, tokenizer, cache_dir).ensure([c.location for c in clips])
+        texts = [t for c in clips for t, f in c.captions if f != held]
+        CaptionCache(_caption_cache_path(args)).ensure(texts)
+    if dist.is_initialized():
+        dist.barrier()
+    tokens = TokenCache(data_dir, tokenizer, cache_dir)
+    captions = CaptionCache(_caption_cache_path(args))
+    train = [c for c in usable(clips, tokens) if c.split == "train"]
+    train = [c for c in train if any(f != held for _, f in c.captions)]
+    valid = valid_subset([c for c in usable(clips, tokens) if c.split == "valid"], args.valid_size)
+    if not train:
+        raise ValueError(f"no usable training clips in {data_dir}")
+    if not valid:  # a corpus without a valid split still trains; R@10 is then on training clips
+        log.warning("no valid clips; valid R@10 is measured on training clips")
+        valid = valid_subset(train, args.valid_size)
+    bar = bar_id(tokenizer)
+    return TrainData(
+        ids=[tokens.get(c.location) for c in train],
+        caption_rows=[np.array([captions.index[t] for t, f in c.captions if f != held]) for c in train],
+        vectors=captions.vectors,
+        valid_ids=pad_batch([crop_ids(tokens.get(c.location), args.max_len, bar) for c in valid], args.max_len),
+        valid_vectors=captions.lookup([next(t for t, f in c.captions if f != held) for c in valid]),
+        bar=bar,
+    )
+
+
+def _caption_cache_path(args: TrainArgs) -> Path:
+    root = Path(args.cache_dir) if args.cache_dir else Path(args.data) / ".retrieval_cache"
+    return root / "captions_minilm.npz"
+
+
+def get_batch(data: TrainData, order: np.ndarray, rng: np.random.Generator, max_len: int):
+    """Random crop of each clip + one of its captions at random."""
+    seqs = [crop_ids(data.ids[i], max_len, data.bar, rng) for i in order]
+    rows = [int(rng.choice(data.caption_rows[i])) for i in order]
+    return torch.from_numpy(pad_batch(seqs, max_len)), torch.from_numpy(data.vectors[rows])
+
+
+def lr_at(args: TrainArgs, step: int, progress: float) -> float:
+    """Linear warmup over steps, then linear decay over `progress` (0..1 of the step or time budget)."""
+    if step < args.warmup_steps:
+        return args.lr * (step + 1) / args.warmup_steps
+    return args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * max(0.0, 1.0 - progress))
+
+
+def make_optimizer(model: RetrievalModel, args: TrainArgs, device: str) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2 and "tok" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and not (p.dim() >= 2 and "tok" not in n)]
+    groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.98), fused=device.startswith("cuda"))
+
+
+@torch.no_grad()
+def valid_recall(model: RetrievalModel, data: TrainData, device: str, batch: int = 64) -> float:
+    model.eval()
+    midi = torch.cat([model.encode_midi(torch.from_numpy(data.valid_ids[i : i + batch]).to(device)).float()
+                      for i in range(0, len(data.valid_ids), batch)])
+    text = model.encode_text(torch.from_numpy(data.valid_vectors).to(device)).float()
+    model.train()
+    return recall_at(text.cpu().numpy(), midi.cpu().numpy(), 10)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(out: Path, model, opt, state: dict, cfg: RetrievalConfig, tokenizer, args: TrainArgs) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.save(out)
+    save_tokenizer(tokenizer, out)
+    ckpt = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "config": dataclasses.asdict(cfg),
+        "tokenizer_config": tokenizer.config.to_dict(),
+        "train_args": dataclasses.asdict(args),
+        "git_commit": git_commit(),
+        **state,
+    }
+    tmp = out / "model.pt.tmp"
+    torch.save(ckpt, tmp)
+    os.replace(tmp, out / "model.pt")
+
+
+def save_best(out: Path) -> None:
+    """Copy the just-saved checkpoint to out/best (what `eval`/`export` should use)."""
+    best = out / "best"
+    best.mkdir(exist_ok=True)
+    for name in ("model.pt", "retrieval_config.json", "midi_tokenizer.json"):
+        shutil.copy2(out / name, best / (name + ".tmp"))
+        os.replace(best / (name + ".tmp"), best / name)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def train(args: TrainArgs, on_progress=None) -> dict:
+    """Train; returns {"steps", "valid_R@10", "best_valid_R@10", "out"}. `on_progress(step, loss, r10, frac)`."""
+    if not args.max_steps and not args.minutes:
+        raise ValueError("set --max-steps or --minutes (or both)")
+    rank, world, device = setup_distributed(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    resume_ckpt = None
+    if args.resume and (out / "model.pt").is_file():
+        resume_ckpt = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+        tokenizer = load_tokenizer(out)
+        cfg = RetrievalConfig.load(out)
+    else:
+        tokenizer = default_tokenizer()
+        cfg = args.model_config(len(tokenizer))
+    torch.manual_seed(args.seed + rank)
+    rng = np.random.default_rng(args.seed + rank)
+    data = prepare_data(args, tokenizer, rank)
+    if rank == 0:
+        log.info("training on %d clips (%d captions), valid subset %d, world %d, device %s",
+                 len(data.ids), sum(len(r) for r in data.caption_rows), len(data.valid_ids), world, device)
+
+    model = RetrievalModel(cfg)
+    model.log_inv_temp.requires_grad_(cfg.loss == "infonce")  # unused parameters would stall DDP
+    model.to(device)
+    opt = make_optimizer(model, args, device)
+    step, elapsed, best = 0, 0.0, -1.0
+    if resume_ckpt is not None:
+        model.load_state_dict(resume_ckpt["model"])
+        opt.load_state_dict(resume_ckpt["optimizer"])
+        step, elapsed, best = resume_ckpt["step"], resume_ckpt["elapsed"], resume_ckpt.get("best_valid_r10", -1.0)
+        rng = np.random.default_rng(args.seed + rank + 1000 * step)  # fresh but reproducible batches after resume
+        log.info("resumed at step %d (%.1f min trained)", step, elapsed / 60)
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    use_amp = device.startswith("cuda")
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    n = len(data.ids)
+    perm, cursor = rng.permutation(n), 0
+    t_start, last_ckpt = time.time(), time.time()
+    r10, loss_value = float("nan"), float("nan")
+    budget = args.minutes * 60
+    model.train()
+    while True:
+        frac = 0.0
+        if args.max_steps:
+            frac = max(frac, step / args.max_steps)
+        if budget:
+            frac = max(frac, (elapsed + time.time() - t_start) / budget)
+        if world > 1:  # every rank must agree on the schedule and on when to stop
+            t = torch.tensor([frac], device=device)
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            frac = float(t)
+        if frac >= 1.0:
+            break
+        for g in opt.param_groups:
+            g["lr"] = lr_at(args, step, frac)
+        if cursor + args.batch_size > n:
+            perm, cursor = rng.permutation(n), 0
+        order = perm[cursor : cursor + args.batch_size]
+        cursor += args.batch_size
+        ids, vecs = get_batch(data, order, rng, cfg.max_len)
+        ids, vecs = ids.to(device, non_blocking=True), vecs.to(device, non_blocking=True)
+        with torch.autocast("cuda", dtype=amp_dtype, enabled=use_amp):
+            text, midi, log_inv_temp = ddp(ids, vecs)
+        loss = contrastive_loss(cfg.loss, text.float(), midi.float(), margin=cfg.margin,
+                                log_inv_temp=log_inv_temp.float(), same=same_caption_mask(vecs))
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        step += 1
+        loss_value = loss.item()
+
+        last = args.max_steps and step >= args.max_steps
+        if rank == 0 and (step % args.eval_every == 0 or last):
+            r10 = valid_recall(model, data, device)
+            log.info("step %d loss %.4f valid R@10 %.3f lr %.2e", step, loss_value, r10, opt.param_groups[0]["lr"])
+            now = elapsed + time.time() - t_start
+            state = {"step": step, "elapsed": now, "valid_r10": r10, "best_valid_r10": max(best, r10)}
+            if r10 > best or time.time() - last_ckpt > args.checkpoint_minutes * 60 or last:
+                save_checkpoint(out, model, opt, state, cfg, tokenizer, args)
+                last_ckpt = time.time()
+                if r10 > best:
+                    best = r10
+                    save_best(out)
+            _append_log(out, {"step": step, "loss": loss_value, "valid_r10": r10, "minutes": now / 60})
+        if rank == 0 and on_progress:
+            on_progress(step, loss_value, r10, frac)
+
+    if rank == 0:
+        if step % args.eval_every:  # the final state is always evaluated and saved
+            r10 = valid_recall(model, data, device)
+        now = elapsed + time.time() - t_start
+        state = {"step": step, "elapsed": now, "valid_r10": r10, "best_valid_r10": max(best, r10)}
+        save_checkpoint(out, model, opt, state, cfg, tokenizer, args)
+        if r10 > best or not (out / "best" / "model.pt").is_file():
+            best = r10
+            save_best(out)
+        log.info("done: step %d, valid R@10 %.3f (best %.3f), %.1f min", step, r10, best, now / 60)
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    return {"steps": step, "valid_R@10": r10, "best_valid_R@10": best, "out": str(out)}
+
+
+def _append_log(out: Path, row: dict) -> None:
+    with (out / "train_log.jsonl").open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point for `python -m` / torchrun: flags are the TrainArgs fields (--max-steps, --no-progress...)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for f in dataclasses.fields(TrainArgs):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        elif f.default is dataclasses.MISSING:
+            parser.add_argument(flag, required=True)
+        else:
+            parser.add_argument(flag, type=type(f.default), default=f.default)
+    args = TrainArgs(**vars(parser.parse_args(argv)))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    result = train(args)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
+
