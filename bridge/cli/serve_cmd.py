@@ -28,13 +28,15 @@ MIDI_APIS = ("auto", "jack", "alsa", "coremidi", "winmm", "rtmidi-jack", "none")
 @click.option("--bpm", default=120.0, show_default=True, type=click.FloatRange(20, 300), help="Internal tempo.")
 @click.option("--silence-beats", default=2.0, show_default=True, type=click.FloatRange(0.25, 64),
               help="Beats of silence that end a captured phrase.")
+@click.option("--rt-priority", default=0, show_default=True, type=click.IntRange(0, 99),
+              help="Run the event loop SCHED_FIFO at this priority (Linux; 0: off). Fewer JACK xruns under load.")
 @click.option("--no-library", is_flag=True, help="Serve without opening the library (play and ports only).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.option("--json-log", is_flag=True, help="Log one JSON object per line on stderr.")
 def serve(db: Path | None, host: str, port: int, reply_port: int, midi_api: str, jack_server: str | None,
           client_name: str, connect_in: tuple[str, ...], connect_out: tuple[str, ...], bpm: float,
-          silence_beats: float, no_library: bool, log_level: str, json_log: bool) -> None:
+          silence_beats: float, rt_priority: int, no_library: bool, log_level: str, json_log: bool) -> None:
     """Run the daemon: OSC on HOST:PORT, MIDI ports "midibridge in"/"midibridge out" (see docs/protocol.md)."""
     from bridge.daemon import logs
     from bridge.daemon.app import Daemon
@@ -45,7 +47,8 @@ def serve(db: Path | None, host: str, port: int, reply_port: int, midi_api: str,
         os.environ["JACK_DEFAULT_SERVER"] = jack_server
     config = DaemonConfig(host=host, port=port, reply_port=reply_port, db=db, midi_api=midi_api,
                           jack_server=jack_server, client_name=client_name, bpm=bpm, silence_beats=silence_beats,
-                          connect_in=connect_in, connect_out=connect_out, library=not no_library)
+                          connect_in=connect_in, connect_out=connect_out, library=not no_library,
+                          rt_priority=rt_priority)
     daemon = Daemon(config)
     try:
         asyncio.run(daemon.run())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -33,6 +34,26 @@ def default_library_opener(config: DaemonConfig) -> Callable[[], Any]:
         return Library.open(config.db or paths.default_db_path())
 
     return open_library
+
+
+def set_realtime(priority: int) -> bool:
+    """SCHED_FIFO for the calling thread (Linux): the JACK callback waits for the GIL, so whoever holds
+    it must not be preempted by the machine's bulk work. Search workers reset themselves to normal."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        log.info("event loop runs SCHED_FIFO %d", priority)
+        return True
+    except (AttributeError, OSError) as e:
+        log.warning("cannot use real-time priority %d: %s", priority, e)
+        return False
+
+
+def normal_priority() -> None:
+    """Worker-thread initializer: searches are bulk work and must not run at real-time priority."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
 
 
 class Daemon:
@@ -62,6 +83,8 @@ class Daemon:
             except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
                 pass
 
+        if cfg.rt_priority > 0:
+            set_realtime(cfg.rt_priority)
         io = self._midi_io or await loop.run_in_executor(
             None, lambda: open_midi(cfg.midi_api, cfg.client_name, cfg.jack_server))
         midi = MidiEngine(io, bpm=cfg.bpm, silence_beats=cfg.silence_beats)
@@ -71,7 +94,7 @@ class Daemon:
             self._try_connect(io, "out", port)
 
         stats = ErrorStats()
-        search = SearchService(self._open_library, max_pending=cfg.max_pending_searches)
+        search = SearchService(self._open_library, max_pending=cfg.max_pending_searches, initializer=normal_priority)
         server = OscServer(Dispatcher(PROTOCOL, stats), reply_port=cfg.reply_port)
 
         def set_reply_port(port: int) -> None:

@@ -67,7 +67,7 @@ def parse_filters(filters: tuple[str, ...]) -> dict[str, Any]:
 
 class SearchService:
     def __init__(self, open_library: Callable[[], Any] | None, workers: int = 1, max_pending: int = 8,
-                 remember: int = 128) -> None:
+                 remember: int = 128, initializer: Callable[[], None] | None = None) -> None:
         self._open_library = open_library
         self.library: Any = None
         self.state = "not configured" if open_library is None else "loading"
@@ -77,7 +77,8 @@ class SearchService:
         self.searches = 0
         # A single worker by default: searches are numpy/onnxruntime work that releases the GIL,
         # and one at a time keeps the JACK callback's GIL waits short on a 2-core machine.
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="midibridge-search")
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="midibridge-search",
+                                            initializer=initializer)
         self._results: OrderedDict[int, list[Any]] = OrderedDict()
         self._remember = remember
 
