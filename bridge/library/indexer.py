@@ -281,6 +281,10 @@ def _analyse_isolated(path: str, want_pieces: bool) -> FileResult:
 
 def _pool(workers: int) -> ProcessPoolExecutor:
     # forkserver: fast worker start without forking a parent that may hold onnxruntime threads.
+    # Preloading only the analysis code (not the default `__main__`) means workers never re-run a caller's
+    # script or `python -m` entry point, and start with numpy/symusic already imported.
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"
     ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["bridge.library.ingest"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)

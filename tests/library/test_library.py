@@ -143,3 +143,11 @@ def test_bundled_library_is_indexed_on_first_use(tmp_path, monkeypatch, library_
         assert lib.ensure_indexed() is not None
         assert lib.stats()["files"] > 0
         assert lib.ensure_indexed() is None  # once only
+
+
+def test_one_index_run_at_a_time(tmp_path, library_dir):
+    from bridge.library import LibraryBusy
+
+    with Library.open(tmp_path / "db") as lib, lib._index_lock():
+        with pytest.raises(LibraryBusy):
+            lib.index([library_dir])

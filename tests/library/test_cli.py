@@ -1,0 +1,63 @@
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from library_helpers import write_bad_files
+
+from bridge.cli.main import main
+from bridge.library import SEARCH_SCHEMA_VERSION
+from bridge.music import load_midi
+
+
+def _run(*args):
+    result = CliRunner().invoke(main, [*map(str, args)])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_index_search_stats_report_and_export(tmp_path, library_dir):
+    db = tmp_path / "db"
+    write_bad_files(library_dir / "bad")
+    out = json.loads(_run("index", library_dir, "--db", db, "--workers", "1", "--json").stdout)
+    assert out["added"] > 0 and {Path(s["path"]).name for s in out["skipped"]} >= {"empty.mid", "random.mid"}
+
+    text = _run("index", "--db", db, "--report").stdout
+    assert "empty.mid" in text and "skipped" in text and "unchanged" in text
+
+    res = json.loads(_run("search", "chorale in D major", "--db", db, "-k", "3", "--json").stdout)
+    assert res["schema_version"] == SEARCH_SCHEMA_VERSION and res["ranking"] == "features"
+    assert res["constraints"]["key"] == "D major" and len(res["hits"]) == 3
+    hit = res["hits"][0]
+    assert set(hit) == {
+        "file", "bars", "seconds", "quarters", "score", "key", "tempo", "tempo_word", "meter", "instruments",
+        "matched", "missed",
+    }  # fmt: skip
+
+    export = tmp_path / "out"
+    res = json.loads(_run("search", "--like", hit["file"], "--bars", "1-4", "--db", db, "-k", "2", "--export", export,
+                          "--json").stdout)  # fmt: skip
+    assert all(h["file"] != hit["file"] for h in res["hits"])
+    assert len(res["exported"]) == 2 and all(len(load_midi(p).notes) for p in res["exported"])
+
+    res = json.loads(_run("search", "anything", "--meter", "6/8", "--db", db, "--json").stdout)
+    assert res["hits"] and all(h["meter"] == "6/8" for h in res["hits"])
+
+    stats = json.loads(_run("library", "stats", "--db", db, "--json").stdout)
+    assert stats["files"] == out["added"] and stats["skipped"] == len(out["skipped"]) and stats["keys"]
+    issues = json.loads(_run("library", "report", "--db", db, "--json").stdout)["issues"]
+    assert len(issues) == len(out["skipped"]) + len(out["capped"])
+    human = _run("search", "in D major", "--db", db, "-k", "2").stdout
+    assert "D major" in human and "ranking: features" in human
+
+
+def test_errors_are_one_line_click_errors(tmp_path):
+    for args in (["search"], ["search", "x", "--key", "H# foo"], ["search", "x", "--bars", "1-2"]):
+        result = CliRunner().invoke(main, [*args, "--db", str(tmp_path / "db")])
+        assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_db_from_environment(tmp_path, library_dir, monkeypatch):
+    monkeypatch.setenv("MIDIBRIDGE_DB", str(tmp_path / "envdb"))
+    _run("index", library_dir, "--workers", "1")
+    assert (tmp_path / "envdb" / "library.sqlite").exists()
+    assert json.loads(_run("library", "stats", "--json").stdout)["files"] > 0
