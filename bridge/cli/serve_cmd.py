@@ -30,13 +30,17 @@ MIDI_APIS = ("auto", "jack", "alsa", "coremidi", "winmm", "rtmidi-jack", "none")
               help="Beats of silence that end a captured phrase.")
 @click.option("--rt-priority", default=0, show_default=True, type=click.IntRange(0, 99),
               help="Run the event loop SCHED_FIFO at this priority (Linux; 0: off). Fewer JACK xruns under load.")
+@click.option("--model-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Retrieval model directory (default: the shipped model).")
+@click.option("--no-model", is_flag=True, help="Rank by musical features only (no ONNX model).")
 @click.option("--no-library", is_flag=True, help="Serve without opening the library (play and ports only).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.option("--json-log", is_flag=True, help="Log one JSON object per line on stderr.")
 def serve(db: Path | None, host: str, port: int, reply_port: int, midi_api: str, jack_server: str | None,
           client_name: str, connect_in: tuple[str, ...], connect_out: tuple[str, ...], bpm: float,
-          silence_beats: float, rt_priority: int, no_library: bool, log_level: str, json_log: bool) -> None:
+          silence_beats: float, rt_priority: int, model_dir: Path | None, no_model: bool,
+          no_library: bool, log_level: str, json_log: bool) -> None:
     """Run the daemon: OSC on HOST:PORT, MIDI ports "midibridge in"/"midibridge out" (see docs/protocol.md)."""
     from bridge.daemon import logs
     from bridge.daemon.app import Daemon
@@ -47,7 +51,8 @@ def serve(db: Path | None, host: str, port: int, reply_port: int, midi_api: str,
         os.environ["JACK_DEFAULT_SERVER"] = jack_server
     config = DaemonConfig(host=host, port=port, reply_port=reply_port, db=db, midi_api=midi_api,
                           jack_server=jack_server, client_name=client_name, bpm=bpm, silence_beats=silence_beats,
-                          connect_in=connect_in, connect_out=connect_out, library=not no_library,
+                          connect_in=connect_in, connect_out=connect_out,
+                          library=not no_library, model=not no_model, model_dir=model_dir,
                           rt_priority=rt_priority)
     daemon = Daemon(config)
     try:

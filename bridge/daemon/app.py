@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bridge.daemon.context import Context, DaemonConfig
@@ -27,13 +28,35 @@ log = logging.getLogger(__name__)
 
 
 def default_library_opener(config: DaemonConfig) -> Callable[[], Any]:
+    """Open the library with the shipped retrieval model when there is one (else feature ranking)."""
+
     def open_library():
         from bridge import paths
         from bridge.library import Library
 
-        return Library.open(config.db or paths.default_db_path())
+        encoder = load_encoder(config.model_dir) if config.model else None
+        library = Library.open(config.db or paths.default_db_path(), encoder=encoder)
+        # Zero configuration: a library never indexed gets the bundled clips (no-op otherwise).
+        library.ensure_indexed()
+        return library
 
     return open_library
+
+
+def load_encoder(model_dir: Path | None) -> Any:
+    from bridge.inference.retrieval import TEXT_CONFIG, default_model_dir
+
+    model_dir = model_dir or default_model_dir()
+    if not (model_dir / TEXT_CONFIG).is_file():
+        log.warning("no retrieval model at %s: search ranks by musical features", model_dir)
+        return None
+    from bridge.inference import RetrievalEncoders
+
+    try:
+        return RetrievalEncoders.load(model_dir)
+    except Exception as e:  # a broken model must not take the daemon down; features still work
+        log.warning("cannot load the retrieval model at %s (%s): ranking by features", model_dir, e)
+        return None
 
 
 def set_realtime(priority: int) -> bool:

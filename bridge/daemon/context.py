@@ -20,6 +20,8 @@ class DaemonConfig:
     port: int = 9000
     reply_port: int = 0  # 0: reply to the sender's port
     db: Path | None = None
+    model: bool = True  # load the retrieval model (False: feature ranking only)
+    model_dir: Path | None = None
     library: bool = True  # False: serve play/ports/status without opening the library
     midi_api: str = "auto"
     jack_server: str | None = None

@@ -80,6 +80,8 @@ class SearchService:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="midibridge-search",
                                             initializer=initializer)
         self._results: OrderedDict[int, list[Any]] = OrderedDict()
+        self.windows = 0
+        self._roots: list[Path] = []
         self._remember = remember
 
     async def start(self) -> None:
@@ -89,12 +91,25 @@ class SearchService:
         t0 = time.perf_counter()
         try:
             self.library = await loop.run_in_executor(self._executor, self._open_library)
+            # Warm the in-memory snapshot now, so the first search costs what every search costs.
+            await loop.run_in_executor(self._executor, self._refresh_info, True)
             self.state = "ready"
-            log.info("library ready in %.2f s: %s windows", time.perf_counter() - t0, self.size())
+            log.info("library ready in %.2f s: %d windows, model %s", time.perf_counter() - t0, self.windows,
+                     ",".join(self.models()))
         except Exception as e:
+            self.library = None
             self.state = "unavailable"
             self.problem = f"{type(e).__name__}: {e}"
             log.error("library unavailable: %s", self.problem)
+
+    def _refresh_info(self, roots: bool = False) -> None:
+        """Worker thread: library size (and roots) read here, so status never touches SQLite on the loop."""
+        lib = self.library
+        snapshot = getattr(lib, "snapshot", None)
+        if callable(snapshot):
+            self.windows = len(snapshot())
+        if roots and callable(getattr(lib, "stats", None)):
+            self._roots = [Path(r) for r in lib.stats().get("roots", [])]
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -105,34 +120,14 @@ class SearchService:
             except Exception as e:
                 log.debug("library close: %s", e)
 
-    def size(self) -> int:
-        lib = self.library
-        if lib is None:
-            return 0
-        for attr in ("window_count", "size", "__len__"):
-            fn = getattr(lib, attr, None)
-            try:
-                if callable(fn):
-                    return int(fn())
-                if isinstance(fn, int):
-                    return fn
-            except Exception:
-                continue
-        return 0
-
     def models(self) -> list[str]:
-        lib = self.library
-        names = []
-        for attr in ("model_name", "model", "encoder"):
-            value = getattr(lib, attr, None)
-            if isinstance(value, str) and value:
-                names.append(value)
-            elif value is not None and isinstance(getattr(value, "name", None), str):
-                names.append(value.name)
-        return sorted(set(names)) or (["features"] if lib is not None else [])
+        if self.library is None:
+            return []
+        encoder = getattr(self.library, "encoder", None)
+        return [str(encoder.name)] if encoder is not None else ["features"]
 
     def status(self) -> dict:
-        return {"state": self.state, "problem": self.problem, "windows": self.size(), "models": self.models(),
+        return {"state": self.state, "problem": self.problem, "windows": self.windows, "models": self.models(),
                 "searches": self.searches, "in_flight": self.in_flight}
 
     def _require(self) -> Any:
@@ -159,8 +154,9 @@ class SearchService:
         t0 = time.perf_counter()
 
         def work():
-            result = lib.search(q)
-            return getattr(result, "hits", result)  # list[Hit], or a SearchResult
+            hits = lib.search(q)
+            self._refresh_info()
+            return hits
 
         try:
             hits = list(await self._run(work))
@@ -204,10 +200,4 @@ class SearchService:
             raise ProtocolError(f"cannot play {path!r}: {e}") from e
 
     def library_roots(self) -> list[Path]:
-        lib = self.library
-        roots = getattr(lib, "roots", None)
-        try:
-            roots = roots() if callable(roots) else roots
-        except Exception:
-            roots = None
-        return [Path(r) for r in roots or []]
+        return list(self._roots)

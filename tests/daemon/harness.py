@@ -21,6 +21,7 @@ from bridge.daemon.server import build
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
+CHORALE = REPO / "bridge" / "assets" / "examples" / "chorale.mid"
 _counter = [0]
 
 
@@ -256,3 +257,69 @@ def assert_complete(recorder: Recorder, expected_pitches: list[int], xruns: int,
             assert got == expected_pitches
     frames = [f for f, _ in recorder.events]
     assert frames == sorted(frames)
+
+
+class Player:
+    """A JACK client that plays (seconds from now, bytes) events out of its own port, frame-exact."""
+
+    def __init__(self, server: str, name: str = "player") -> None:
+        import heapq
+
+        import jack
+
+        from bridge.midi.queue import unwrap32
+
+        self.client = jack.Client(name, no_start_server=True, servername=server)
+        self.port = self.client.midi_outports.register("out")
+        self.heap: list[tuple[int, int, bytes]] = []
+        self._seq = 0
+        self._t0 = self.client.frame_time
+
+        @self.client.set_process_callback
+        def process(frames):
+            self.port.clear_buffer()
+            t0 = unwrap32(self.client.last_frame_time, self._t0)
+            self._t0 = t0
+            while self.heap and self.heap[0][0] < t0 + frames:
+                frame, _, data = heapq.heappop(self.heap)
+                self.port.write_midi_event(max(0, frame - t0), data)
+
+        self.client.activate()
+        self._push = heapq.heappush
+        self._unwrap = unwrap32
+
+    def play(self, events: list[tuple[float, bytes]], lead: float = 0.05) -> int:
+        """Queue events at seconds from now (+lead); returns the absolute frame of time 0."""
+        now = self._unwrap(self.client.frame_time, self._t0)
+        base = now + int(lead * self.client.samplerate)
+        for seconds, data in events:
+            self._seq += 1
+            self._push(self.heap, (base + int(round(seconds * self.client.samplerate)), self._seq, data))
+        return base
+
+    def connect_to(self, dest: str) -> None:
+        self.client.connect(self.port.name, dest)
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+def make_library(root: Path, chorale: Path) -> Path:
+    """A tiny real library: the bundled chorale and two files written here; returns the db dir."""
+    from bridge.library import Library
+    from bridge.music import NoteList, Piece, TempoChange, TimeSignature, save_midi
+
+    midi = root / "midi"
+    midi.mkdir(parents=True, exist_ok=True)
+    shutil.copy(chorale, midi / "chorale.mid")
+    arpeggio = [0, 3, 7, 12, 7, 3]
+    waltz = NoteList.from_tuples([(i * 0.5, 0.5, 57 + arpeggio[i % 6], 70) for i in range(48)])
+    save_midi(Piece(notes=waltz, tempos=(TempoChange(0, 72.0),), time_signatures=(TimeSignature(0, 3, 4),)),
+              midi / "waltz_a_minor.mid")
+    scale = NoteList.from_tuples([(i * 0.25, 0.25, 60 + [0, 2, 4, 5, 7, 9, 11, 12][i % 8], 100) for i in range(64)])
+    save_midi(Piece(notes=scale, tempos=(TempoChange(0, 140.0),)), midi / "fast_c_major_scale.mid")
+    db = root / "db"
+    with Library.open(db) as lib:
+        lib.index([midi])
+    return db
