@@ -181,6 +181,7 @@ class JackMidiIO(MidiIO):
         self.server = server or os.environ.get("JACK_DEFAULT_SERVER") or None
         self._client = None
         self._t0 = 0  # unwrapped frame time of the current/last period
+        self._repeat: list[bytes] = []  # note-offs to send once more in the next period
 
     def _open(self) -> None:
         try:
@@ -212,9 +213,16 @@ class JackMidiIO(MidiIO):
                 self.inbox.append((t0 + offset, bytes(data)))
             tracker = self.tracker
             if self.release_requested:
-                for data in tracker.release_all():
+                offs = tracker.release_all()
+                for data in offs:
                     out.write_midi_event(0, data)
+                # Sent again next period: a period lost in an xrun must not leave a note hanging.
+                self._repeat = offs
                 self.release_requested = False
+            elif self._repeat:
+                for data in self._repeat:
+                    out.write_midi_event(0, data)
+                self._repeat = []
             heap = self.queue.heap
             end = t0 + frames
             n = 0
@@ -258,8 +266,14 @@ class JackMidiIO(MidiIO):
 
     def close(self, timeout: float = 1.0) -> None:
         if self.opened and self._client is not None:
-            # Two periods: one to write the note-offs, one to be sure they left the buffer.
-            super().close(timeout)
+            self.cancel()
+            deadline = time.monotonic() + timeout
+            while (self.release_requested or self._repeat) and time.monotonic() < deadline:
+                time.sleep(0.002)
+            # One more period so the last buffer written has been read by the clients downstream.
+            time.sleep(2 * self._client.blocksize / self.rate)
+            self._close()
+            self.opened = False
         else:
             self._close()
 

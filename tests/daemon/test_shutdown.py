@@ -1,0 +1,35 @@
+"""SIGTERM or SIGINT during playback: the daemon exits cleanly and no note is left hanging."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+from harness import CHORALE, OscClient, Recorder, notes_from, start_daemon
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_during_playback_releases_every_note(jack_server, tmp_path, sig):
+    daemon = start_daemon(tmp_path, jack_server, "--client-name", f"mb-{sig.name.lower()}")
+    recorder = Recorder(jack_server.name, f"rec-{sig.name.lower()}")
+    client = OscClient(daemon.port)
+    try:
+        recorder.connect_from(f"mb-{sig.name.lower()}:out")
+        client.request("/midibridge/tempo/set", 1, 60.0, reply="/midibridge/tempo/get")
+        client.request("/midibridge/play/file", 2, str(CHORALE), "now")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(notes_from(recorder.events)[1]) < 3:
+            time.sleep(0.02)
+        ons, sounding = notes_from(recorder.events)
+        assert sounding, "playback should be under way with notes sounding"
+        assert daemon.stop(sig) == 0
+        time.sleep(0.1)
+        ons_after, sounding = notes_from(recorder.events)
+        assert not sounding, f"hanging notes after {sig.name}: {sounding}"
+        assert len(ons_after) < 163  # it really was interrupted
+        assert "stopped: 0 notes left sounding" in daemon.log()
+    finally:
+        daemon.stop(signal.SIGKILL)
+        recorder.close()
+        client.close()
