@@ -116,13 +116,13 @@ def lr_at(frac: float, step: int, base: float, warmup: int = 100) -> float:
 
 def train(kind: str, data_dir: Path, out: Path, minutes: float, seed: int = 0, config: dict | None = None,
           batch: int = 16, max_len: int | None = None, lr: float = 1e-3, eval_every_s: float = 90.0,
-          resume: bool = False, max_steps: int | None = None, threads: int = 1) -> dict:
+          resume: bool = False, max_steps: int | None = None, threads: int = 1, valid_limit: int = 48) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     train_songs = songs_of(data_dir, "train")
-    valid_songs = songs_of(data_dir, "valid")
+    valid_songs = songs_of(data_dir, "valid")[:valid_limit]  # a fixed subset keeps evaluation cheap
     if kind == "backbone":
         cfg = BackboneConfig(**(config or {}))
         model = Backbone(cfg)
@@ -209,18 +209,19 @@ def main() -> None:  # background runs: nohup python -m models.generation.train 
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-hrpe", action="store_true")
-    ap.add_argument("--d-model", type=int, default=192)
+    ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--max-len", type=int, default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = {"d_model": args.d_model, "n_layer": args.layers, "d_ff": 4 * args.d_model}
     if args.kind == "backbone":
         config["use_hrpe"] = not args.no_hrpe
     res = train(args.kind, args.data, args.out, args.minutes, args.seed, config, batch=args.batch, resume=args.resume,
-                max_steps=args.max_steps, eval_every_s=120)
+                max_steps=args.max_steps, eval_every_s=150, max_len=args.max_len)
     log.info("done %s", res)
 
 

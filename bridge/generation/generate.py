@@ -1,0 +1,206 @@
+"""Generation loops: backbone (chords, bar by bar) then melody (notes under those chords), with key/meter
+kept right by construction and by soft biases:
+
+- meter: the grammar is enforced by masks (BAR, one DENS, exactly `beats` chords per bar; notes at increasing
+  onsets inside the bar), so every bar has the asked length;
+- key: the key token conditions both models; out-of-key chords and out-of-scale pitches get a soft penalty
+  (`Biases`), and the first and last chords lean to the tonic (a cadence), which is what listeners (and
+  `estimate_key`) hear as the key.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from bridge.generation import vocab as V
+from bridge.generation.encoding import (
+    BarEvents,
+    Song,
+    backbone_bar_tokens,
+    beats_per_bar,
+    header_tokens,
+    melody_bar_notes,
+    melody_bar_prefix,
+    positions_per_bar,
+)
+from bridge.generation.harmony import scale_pcs
+from bridge.generation.prompt import Controls
+from bridge.generation.sampler import sample
+
+log = logging.getLogger(__name__)
+MAX_NOTES_PER_BAR = 24
+
+
+@dataclass(frozen=True)
+class Biases:
+    out_of_key_chord: float = 2.5  # logit penalty for a chord with a tone outside the key's scale
+    out_of_scale_pitch: float = 3.0  # logit penalty for a melody pitch outside the scale
+    tonic_chord: float = 3.0  # bonus for the tonic chord on the first beat and the final bar
+    pitch_low: int = 55
+    pitch_high: int = 88
+    melody_fit: float = 4.0  # --harmonize: weight of the given melody's chord tones
+
+
+def _mask(lo: int, hi: int) -> np.ndarray:
+    m = np.zeros(V.VOCAB_SIZE, bool)
+    m[lo:hi] = True
+    return m
+
+
+DENS_MASK = _mask(V.DENS0, V.DENS0 + V.N_DENSITY)
+CHORD_MASK = _mask(V.CHORD0, V.CHORD0 + V.N_CHORDS)
+DUR_MASK = _mask(V.DUR0, V.VOCAB_SIZE)
+
+
+def chord_key_bias(tonic_pc: int, mode: str, b: Biases) -> np.ndarray:
+    scale = scale_pcs(tonic_pc, mode)
+    bias = np.zeros(V.VOCAB_SIZE)
+    for t in range(V.CHORD0, V.CHORD0 + V.N_CHORDS):
+        r, q, _ = V.chord_of_token(t)
+        if not set(V.chord_pcs(r, q)) <= scale:
+            bias[t] -= b.out_of_key_chord
+    return bias
+
+
+def tonic_bias(tonic_pc: int, mode: str, b: Biases) -> np.ndarray:
+    bias = np.zeros(V.VOCAB_SIZE)
+    bias[V.chord_token(tonic_pc, 0 if mode == "major" else 1, 0)] += b.tonic_chord
+    return bias
+
+
+def pitch_bias(tonic_pc: int, mode: str, b: Biases) -> tuple[np.ndarray, np.ndarray]:
+    scale = scale_pcs(tonic_pc, mode)
+    allowed = np.zeros(V.VOCAB_SIZE, bool)
+    bias = np.zeros(V.VOCAB_SIZE)
+    for p in range(max(b.pitch_low, V.PITCH_LOW), min(b.pitch_high, V.PITCH_HIGH) + 1):
+        allowed[V.pitch_token(p)] = True
+        if p % 12 not in scale:
+            bias[V.pitch_token(p)] -= b.out_of_scale_pitch
+    return allowed, bias
+
+
+def melody_fit_bias(notes: tuple[tuple[int, int, int], ...], beat: int, beat_len16: float, weight: float) -> np.ndarray:
+    """--harmonize: reward chords whose tones carry the given melody's sounding time within this beat."""
+    hist = np.zeros(12)
+    a, z = beat * beat_len16, (beat + 1) * beat_len16
+    for pos, pitch, dur in notes:
+        ov = min(pos + dur, z) - max(pos, a)
+        if ov > 0:
+            hist[pitch % 12] += ov * (1.5 if pos >= a else 1.0)
+    bias = np.zeros(V.VOCAB_SIZE)
+    if hist.sum() == 0:
+        return bias
+    hist /= hist.sum()
+    for t in range(V.CHORD0, V.CHORD0 + V.N_CHORDS):
+        r, q, _ = V.chord_of_token(t)
+        tones = list(V.chord_pcs(r, q))
+        inside = hist[tones].sum()
+        bias[t] = weight * (inside - (1 - inside))
+    return bias
+
+
+def generate_backbone(stepper, c: Controls, rng: np.random.Generator, n_bars: int,
+                      prefix: tuple[BarEvents, ...] = (), melody: tuple[BarEvents, ...] | None = None,
+                      b: Biases = Biases()) -> list[BarEvents]:
+    """New bars of chords after `prefix`; with `melody` (one BarEvents per new bar), chords fit its notes."""
+    song = Song(c.tonic_pc, c.mode, c.meter, c.tempo_bpm)
+    nb = beats_per_bar(c.meter)
+    beat16 = positions_per_bar(c.meter) / nb
+    stepper.reset()
+    logits = stepper.feed(header_tokens(song))
+    for bar in prefix:
+        logits = stepper.feed(backbone_bar_tokens(bar))
+    key_bias = chord_key_bias(c.tonic_pc, c.mode, b)
+    tonic = tonic_bias(c.tonic_pc, c.mode, b)
+    out: list[BarEvents] = []
+    for i in range(n_bars):
+        last = i == n_bars - 1
+        logits = stepper.feed([V.BAR])
+        if melody is not None:
+            dens = V.DENS0 + melody[i].density
+        else:
+            dens = sample(logits, rng, c.temperature, c.top_p, allowed=DENS_MASK)
+        logits = stepper.feed([dens])
+        chords: list[int] = []
+        for beat in range(nb):
+            bias = key_bias.copy()
+            if (i == 0 and beat == 0 and not prefix) or (last and beat >= nb - max(1, nb // 2)):
+                bias += tonic
+            if melody is not None:
+                bias += melody_fit_bias(melody[i].notes, beat, beat16, b.melody_fit)
+            ch = sample(logits, rng, c.temperature, c.top_p, allowed=CHORD_MASK, bias=bias)
+            chords.append(ch)
+            logits = stepper.feed([ch])
+        cad = last
+        if not last:
+            nxt = sample(logits, rng, c.temperature, c.top_p, allowed=_mask(V.CAD, V.CAD + 1) | _mask(V.BAR, V.BAR + 1))
+            if nxt == V.CAD:
+                cad = True
+                stepper.feed([V.CAD])
+        out.append(BarEvents(tuple(chords), dens - V.DENS0, cad))
+    return out
+
+
+def generate_melody(stepper, c: Controls, rng: np.random.Generator, bars: list[BarEvents],
+                    prefix: tuple[BarEvents, ...] = (), b: Biases = Biases()) -> list[BarEvents]:
+    """Notes for each of `bars` (chords given), continuing after the complete `prefix` bars."""
+    song = Song(c.tonic_pc, c.mode, c.meter, c.tempo_bpm)
+    ppb = positions_per_bar(c.meter)
+    stepper.reset()
+    stepper.feed(header_tokens(song))
+    for bar in prefix:
+        stepper.feed(melody_bar_prefix(bar) + melody_bar_notes(bar))
+    p_allowed, p_bias = pitch_bias(c.tonic_pc, c.mode, b)
+    out = []
+    for bar in bars:
+        logits = stepper.feed(melody_bar_prefix(bar))
+        notes: list[tuple[int, int, int]] = []
+        last_pos = -1
+        while True:
+            allowed = _mask(V.POS0 + last_pos + 1, V.POS0 + ppb) | _mask(V.EOB, V.EOB + 1)
+            if len(notes) >= MAX_NOTES_PER_BAR or last_pos >= ppb - 1:
+                allowed = _mask(V.EOB, V.EOB + 1)
+            t = sample(logits, rng, c.temperature, c.top_p, allowed=allowed)
+            logits = stepper.feed([t])
+            if t == V.EOB:
+                break
+            pitch = sample(logits, rng, c.temperature, c.top_p, allowed=p_allowed, bias=p_bias)
+            logits = stepper.feed([pitch])
+            dur = sample(logits, rng, c.temperature, c.top_p, allowed=DUR_MASK)
+            logits = stepper.feed([dur])
+            last_pos = t - V.POS0
+            notes.append((last_pos, pitch - V.PITCH0 + V.PITCH_LOW, V.DURATIONS[dur - V.DUR0]))
+        out.append(replace(bar, notes=tuple(notes)))
+    return out
+
+
+def _rng(c: Controls) -> np.random.Generator:
+    return np.random.default_rng(c.seed)
+
+
+def generate_song(models, c: Controls, b: Biases = Biases()) -> Song:
+    rng = _rng(c)
+    bars = generate_backbone(models.backbone, c, rng, c.bars, b=b)
+    bars = generate_melody(models.melody, c, rng, bars, b=b)
+    return Song(c.tonic_pc, c.mode, c.meter, c.tempo_bpm, tuple(bars))
+
+
+def continue_song(models, given: Song, c: Controls, b: Biases = Biases()) -> Song:
+    """`c.bars` new bars after the given song (its melody and derived chords); the result holds both."""
+    rng = _rng(c)
+    c = replace(c, tonic_pc=given.tonic_pc, mode=given.mode, meter=given.meter)
+    new = generate_backbone(models.backbone, c, rng, c.bars, prefix=given.bars, b=b)
+    new = generate_melody(models.melody, c, rng, new, prefix=given.bars, b=b)
+    return replace(given, bars=given.bars + tuple(new))
+
+
+def harmonize_song(models, given: Song, c: Controls, b: Biases = Biases()) -> Song:
+    """New chords under the given melody (whose own derived chords are discarded)."""
+    rng = _rng(c)
+    c = replace(c, tonic_pc=given.tonic_pc, mode=given.mode, meter=given.meter, tempo_bpm=given.tempo_bpm)
+    chords = generate_backbone(models.backbone, c, rng, len(given.bars), melody=given.bars, b=b)
+    bars = tuple(replace(g, chords=n.chords, cadence=n.cadence) for g, n in zip(given.bars, chords))
+    return replace(given, bars=bars)
