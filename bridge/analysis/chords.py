@@ -29,6 +29,7 @@ class ChordParams:
     diatonic_bonus: float = 0.04  # chords that belong to the key win close calls
     bass_weight: float = 0.15  # extra weight on the bass pitch class (it carries the harmony)
     bass_min_share: float = 0.25  # a note must fill this share of the window to be its bass
+    offbeat_weight: float = 1.0  # weight of notes that start after the window starts (passing tones)
 
 
 DEFAULT_CHORD_PARAMS = ChordParams()
@@ -177,8 +178,13 @@ def _event(template: int, bass_pc: int, start: float, duration: float, key: KeyE
     return ChordEvent(start, duration, root, quality, bass_pc, inversion, symbol, roman)
 
 
-def window_profiles(notes: NoteList, edges: np.ndarray, bass_min_share: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
-    """Per window [edges[i], edges[i+1]): duration per pitch class (W, 12), and the bass pitch class (-1: empty)."""
+def window_profiles(
+    notes: NoteList, edges: np.ndarray, bass_min_share: float = 0.25, offbeat_weight: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window [edges[i], edges[i+1]): duration per pitch class (W, 12), and the bass pitch class (-1: empty).
+
+    Notes attacked inside the window (rather than sounding from its start) count `offbeat_weight` times
+    their duration: in chorale textures they are mostly passing and neighbour tones."""
     n_win = len(edges) - 1
     pitched = notes.pitched()
     if n_win <= 0 or len(pitched) == 0:
@@ -195,7 +201,9 @@ def window_profiles(notes: NoteList, edges: np.ndarray, bass_min_share: float = 
     keep = overlap > 1e-9
     note_idx, win, overlap = note_idx[keep], win[keep], overlap[keep]
     pitch = pitched.pitch[note_idx].astype(np.int64)
-    weights = np.bincount(win * 12 + pitch % 12, weights=overlap, minlength=n_win * 12).reshape(n_win, 12)
+    offbeat = start[note_idx] > edges[win] + 1e-6
+    weighted = np.where(offbeat, offbeat_weight * overlap, overlap)
+    weights = np.bincount(win * 12 + pitch % 12, weights=weighted, minlength=n_win * 12).reshape(n_win, 12)
 
     # Bass: the lowest note that fills a fair share of the window; short passing notes below it don't count.
     window_len = np.diff(edges)
@@ -218,7 +226,7 @@ def label_chords(
     `implied=True` is for a melody alone: chords come from the key's common harmonies and are always
     in root position (a melody has no bass to invert them).
     """
-    weights, bass = window_profiles(notes, edges, params.bass_min_share)
+    weights, bass = window_profiles(notes, edges, params.bass_min_share, params.offbeat_weight)
     if weights.shape[0] == 0:
         return []
     sounding = weights.sum(axis=1) > 1e-9

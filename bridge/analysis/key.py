@@ -32,6 +32,7 @@ class KeyParams:
     final_weight: float = 0.25  # bonus to keys whose tonic is the final bass note
     first_weight: float = 0.05  # bonus to keys whose tonic is the first bass note
     final_chord_weight: float = 0.1  # bonus to the mode whose third sounds in the final sonority
+    ending_weight: float = 0.0  # weight of the last few quarters' pitch classes next to the whole piece's
     temperature: float = 0.05  # softmax temperature that turns scores into a confidence
 
 
@@ -98,37 +99,75 @@ def _cached_profiles(temperley_weight: float) -> np.ndarray:
     return _PROFILE_CACHE[temperley_weight]
 
 
-def key_scores(notes: NoteList, params: KeyParams = DEFAULT_PARAMS) -> np.ndarray:
-    """(2, 12) score per [mode, tonic]: profile correlation plus the cadence bonuses."""
+ENDING_QUARTERS = 4.0  # the stretch before the last note that counts as "the ending"
+
+
+@dataclass(frozen=True)
+class KeyFeatures:
+    """What key finding looks at, extracted once so that many parameter settings can be scored fast."""
+
+    histogram: np.ndarray  # (12,) sounding duration per pitch class
+    ending: np.ndarray  # (12,) the same over the last ENDING_QUARTERS
+    first_bass: int  # pitch class of the lowest note of the first onset
+    final_bass: int  # pitch class of the lowest note of the final sonority
+    final_third: int  # +1: only the major third above final_bass sounds at the end; -1: only the minor; 0
+
+
+def key_features(notes: NoteList) -> KeyFeatures | None:
     pitched = notes.pitched()
     if len(pitched) == 0:
-        return np.zeros((2, 12))
+        return None
     hist = pitch_class_histogram(pitched)
-    centred = hist - hist.mean()
-    norm = np.linalg.norm(centred)
-    scores = _cached_profiles(params.temperley_weight) @ (centred / norm) if norm > 0 else np.zeros((2, 12))
+    end = pitched.end
+    tail_start = end.max() - ENDING_QUARTERS
+    tail = np.clip(end - np.maximum(pitched.start, tail_start), 0.0, None)
+    ending = np.bincount(pitched.pitch % 12, weights=tail, minlength=12).astype(np.float64)
 
-    first_bass, final_bass, final_pcs = _boundary_pitches(pitched)
-    scores[:, final_bass] += params.final_weight
-    scores[:, first_bass] += params.first_weight
-    # The final sonority's third (if any) says major or minor for keys on that tonic.
-    if (final_bass + 4) % 12 in final_pcs and (final_bass + 3) % 12 not in final_pcs:
-        scores[0, final_bass] += params.final_chord_weight
-    elif (final_bass + 3) % 12 in final_pcs and (final_bass + 4) % 12 not in final_pcs:
-        scores[1, final_bass] += params.final_chord_weight
+    first_bass = int(pitched.pitch[pitched.start <= pitched.start.min() + 1e-6].min()) % 12
+    last_onset = pitched.start.max()
+    # Notes still sounding at the last onset make the final sonority (held notes in other voices count).
+    final_pitches = pitched.pitch[(pitched.start >= last_onset - 1e-6) | (end > last_onset + 1e-6)]
+    final_bass = int(final_pitches.min()) % 12
+    pcs = {int(p) % 12 for p in final_pitches}
+    major, minor = (final_bass + 4) % 12 in pcs, (final_bass + 3) % 12 in pcs
+    return KeyFeatures(hist, ending, first_bass, final_bass, int(major) - int(minor))
+
+
+def score_keys(
+    histogram: np.ndarray,
+    ending: np.ndarray,
+    first_bass: np.ndarray,
+    final_bass: np.ndarray,
+    final_third: np.ndarray,
+    params: KeyParams = DEFAULT_PARAMS,
+) -> np.ndarray:
+    """(N, 2, 12) scores per [piece, mode, tonic] for N pieces' features stacked along the first axis."""
+    h = _unit(histogram) + params.ending_weight * _unit(ending)
+    h = h - h.mean(axis=1, keepdims=True)
+    h = h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12)
+    scores = np.einsum("mtp,np->nmt", _cached_profiles(params.temperley_weight), h)
+    rows = np.arange(len(h))
+    scores[rows, :, final_bass] += params.final_weight
+    scores[rows, :, first_bass] += params.first_weight
+    # The final sonority's third says major or minor for keys on its bass.
+    scores[rows, 0, final_bass] += params.final_chord_weight * (final_third > 0)
+    scores[rows, 1, final_bass] += params.final_chord_weight * (final_third < 0)
     return scores
 
 
-def _boundary_pitches(pitched: NoteList) -> tuple[int, int, set[int]]:
-    """Pitch class of the first and last bass notes, and the pitch classes sounding at the end."""
-    first_onset = pitched.start.min()
-    first_bass = int(pitched.pitch[pitched.start <= first_onset + 1e-6].min()) % 12
-    end = pitched.end
-    last_onset = pitched.start.max()
-    # Notes still sounding at the last onset make the final sonority (held notes in other voices count).
-    final = (pitched.start >= last_onset - 1e-6) | (end > last_onset + 1e-6)
-    final_pitches = pitched.pitch[final]
-    return first_bass, int(final_pitches.min()) % 12, {int(p) % 12 for p in final_pitches}
+def _unit(m: np.ndarray) -> np.ndarray:
+    return m / np.maximum(m.sum(axis=1, keepdims=True), 1e-12)
+
+
+def key_scores(notes: NoteList, params: KeyParams = DEFAULT_PARAMS) -> np.ndarray:
+    """(2, 12) score per [mode, tonic]: profile correlation plus the cadence bonuses."""
+    f = key_features(notes)
+    if f is None:
+        return np.zeros((2, 12))
+    return score_keys(
+        f.histogram[None], f.ending[None], np.array([f.first_bass]), np.array([f.final_bass]),
+        np.array([f.final_third]), params,
+    )[0]  # fmt: skip
 
 
 def estimate_key(notes: NoteList, params: KeyParams = DEFAULT_PARAMS) -> KeyEstimate:

@@ -1,0 +1,282 @@
+"""Chord-recognition accuracy of `bridge.analysis` against the music21 corpus's Roman-numeral analyses.
+
+Each `.rntxt` file (20 Bach chorales by Riemenschneider number, 48 Monteverdi madrigals) is an expert
+analysis of a score in the same corpus. The score goes through MIDI into our `Piece`, `analyze_piece`
+labels its chords (per beat, with its own key estimate), and every analysed span is compared with the
+chord we report at each sixteenth inside it, so scores are weighted by time:
+
+- root: our root pitch class equals the analysis's root;
+- root+quality: also the same quality among ours (major ... diminished7); spans whose analysed chord is
+  none of our qualities (augmented sixths, chords with omitted tones) count for the root score only;
+- triad level: the same, with sevenths reduced to their triads (V7 vs V counts as right);
+- bass: our bass pitch class equals the analysis's (inversion right).
+
+Files are split into a tuning half and a held-out half by a hash of their name; both are reported.
+
+    .venv/bin/python bench/chord_accuracy.py [--limit N] [--json] [--only bach|monteverdi]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bridge.analysis import analyze_piece  # noqa: E402
+from bridge.analysis.chords import ChordParams  # noqa: E402
+from bridge.analysis.qualities import QUALITIES, chord_tones  # noqa: E402
+from bridge.music import Piece  # noqa: E402
+from bridge.music.midi_file import load_midi_bytes  # noqa: E402
+
+TRIAD_OF = {
+    "dominant7": "major",
+    "major7": "major",
+    "minor7": "minor",
+    "half-diminished7": "diminished",
+    "diminished7": "diminished",
+}
+SAMPLE = 0.25  # quarters between comparison points
+
+
+@dataclass(frozen=True)
+class Span:
+    start: float
+    duration: float
+    root_pc: int
+    quality: str | None  # None: not one of our qualities
+    bass_pc: int
+    figure: str
+
+
+def corpus_dir() -> Path:
+    import music21
+
+    return Path(music21.__file__).parent / "corpus"
+
+
+def rntxt_files() -> list[Path]:
+    return sorted(corpus_dir().rglob("*.rntxt"), key=lambda p: (p.parent.name, _natural(p.name)))
+
+
+def _natural(name: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def quality_of(root_pc: int, pitch_classes: set[int]) -> str | None:
+    for q in QUALITIES:
+        if set(chord_tones(root_pc, q.name)) == pitch_classes:
+            return q.name
+    return None
+
+
+def score_for(rntxt: Path):
+    """The score an analysis describes: a Bach chorale by Riemenschneider number, or the madrigal beside it."""
+    from music21 import converter, corpus
+
+    header = re.search(r"^BWV:\s*([\d.]+)", rntxt.read_text(encoding="utf-8", errors="replace"), re.MULTILINE)
+    if header:
+        return corpus.parse(f"bach/bwv{header.group(1)}")
+    return converter.parse(rntxt.with_suffix(".mxl"))
+
+
+def without_repeats(score):
+    """MIDI export expands repeats, but analyses count measures as written: drop the repeat marks."""
+    from music21 import bar, repeat
+
+    for m in score.recurse().getElementsByClass("Measure"):
+        for side in ("leftBarline", "rightBarline"):
+            if isinstance(getattr(m, side), bar.Repeat):
+                setattr(m, side, None)
+    for r in list(score.recurse().getElementsByClass(repeat.RepeatExpression)):
+        r.activeSite.remove(r)
+    return score
+
+
+def analysis_spans(rntxt: Path) -> list[Span]:
+    from music21 import converter, roman
+
+    analysis = converter.parse(rntxt, format="romantext")
+    spans = []
+    for rn in analysis.flatten().getElementsByClass(roman.RomanNumeral):
+        if rn.quarterLength <= 0:
+            continue
+        root = rn.root().pitchClass
+        pcs = {p.pitchClass for p in rn.pitches}
+        spans.append(
+            Span(
+                float(rn.offset), float(rn.quarterLength), root, quality_of(root, pcs), rn.bass().pitchClass, rn.figure
+            )
+        )
+    return spans
+
+
+def load_pair(rntxt: Path, cache: Path) -> tuple[Piece, list[Span]]:
+    """Parse with music21 once (seconds per file), then reuse the cached MIDI and spans."""
+    from music21 import midi
+
+    cache.mkdir(parents=True, exist_ok=True)
+    stem = f"{rntxt.parent.name}__{rntxt.stem}"
+    mid, js = cache / f"{stem}.mid", cache / f"{stem}.json"
+    if not (mid.exists() and js.exists()):
+        score = without_repeats(score_for(rntxt))
+        mid.write_bytes(midi.translate.streamToMidiFile(score).writestr())
+        js.write_text(json.dumps([s.__dict__ for s in analysis_spans(rntxt)]))
+    spans = [Span(**d) for d in json.loads(js.read_text())]
+    return load_midi_bytes(mid.read_bytes()).without_key_signatures(), spans
+
+
+def our_chords(piece: Piece, params: ChordParams | None = None):
+    if params is None:
+        return analyze_piece(piece).chords
+    from bridge.analysis.chords import label_chords
+    from bridge.analysis.key import estimate_key
+    from bridge.analysis.meter import subdivided_bar_grid
+
+    grid = subdivided_bar_grid(piece, "beat")
+    return label_chords(piece.notes.pitched(), grid, estimate_key(piece.notes), params)
+
+
+def compare(piece: Piece, spans: list[Span], params: ChordParams | None = None) -> Counter:
+    """Time-weighted agreement counts between our chords and the analysis (units: sixteenths)."""
+    chords = our_chords(piece, params)
+    times, idx = [], []
+    for i, span in enumerate(spans):
+        t = np.arange(span.start + SAMPLE / 2, span.start + span.duration, SAMPLE)
+        times.append(t)
+        idx.append(np.full(len(t), i))
+    t = np.concatenate(times) if times else np.zeros(0)
+    span_idx = np.concatenate(idx) if idx else np.zeros(0, dtype=int)
+    counts: Counter = Counter(samples=len(t))
+    if not chords or not len(t):
+        counts["no_chord"] += len(t)
+        return counts
+    starts = np.array([c.start for c in chords])
+    ends = starts + np.array([c.duration for c in chords])
+    j = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(chords) - 1)
+    covered = (t >= starts[j]) & (t < ends[j])
+    counts["no_chord"] += int((~covered).sum())
+    for k in np.nonzero(covered)[0]:
+        ours, span = chords[j[k]], spans[span_idx[k]]
+        root_ok = ours.root_pc == span.root_pc
+        counts["root"] += root_ok
+        counts["bass"] += ours.bass_pc == span.bass_pc
+        if span.quality is not None:
+            same = ours.quality == span.quality
+            counts["typed"] += 1
+            counts["root_quality"] += root_ok and same
+            counts["root_triad"] += root_ok and TRIAD_OF.get(ours.quality, ours.quality) == TRIAD_OF.get(
+                span.quality, span.quality
+            )
+            if not (root_ok and same):
+                counts[f"confusion {span.quality} -> {ours.quality}{'' if root_ok else ' (root)'}"] += 1
+    return counts
+
+
+def held_out(path: Path) -> bool:
+    return hashlib.md5(path.stem.encode()).digest()[0] % 2 == 1
+
+
+def rates(c: Counter) -> dict:
+    samples, typed = max(c["samples"], 1), max(c["typed"], 1)
+    return {
+        "samples": c["samples"],
+        "root": round(c["root"] / samples, 4),
+        "root_quality": round(c["root_quality"] / typed, 4),
+        "root_triad": round(c["root_triad"] / typed, 4),
+        "bass": round(c["bass"] / samples, 4),
+        "no_chord": round(c["no_chord"] / samples, 4),
+    }
+
+
+def evaluate(files: list[Path], cache: Path, params: ChordParams | None = None) -> dict:
+    groups: dict[str, Counter] = {}
+    per_file = {}
+    for f in files:
+        piece, spans = load_pair(f, cache)
+        c = compare(piece, spans, params)
+        per_file[f.stem] = rates(c)
+        collection = "bach" if "riemenschneider" in f.stem else "monteverdi"
+        for g in (collection, "all", "all/held-out" if held_out(f) else "all/tuning"):
+            groups.setdefault(g, Counter()).update(c)
+    confusions = Counter({k[len("confusion ") :]: v for k, v in groups.get("all", Counter()).items()
+                          if k.startswith("confusion ")})  # fmt: skip
+    return {
+        "groups": {g: rates(c) for g, c in sorted(groups.items())},
+        "files": per_file,
+        "confusions": dict(confusions.most_common(12)),
+    }
+
+
+TUNING_GRID = {
+    "seventh_penalty": (0.02, 0.06, 0.1, 0.15, 0.2),
+    "missing_penalty": (0.15, 0.35, 0.6),
+    "offbeat_weight": (1.0, 0.6, 0.3),
+    "bass_weight": (0.0, 0.15, 0.3),
+    "diatonic_bonus": (0.0, 0.04, 0.08),
+}
+
+
+def tune(files: list[Path], cache: Path, top: int = 8) -> list[dict]:
+    """Grid search on the tuning half of the analyses; objective = root+quality accuracy."""
+    import itertools
+
+    pairs = [load_pair(f, cache) for f in files if not held_out(f)]
+    names = list(TUNING_GRID)
+    results = []
+    for values in itertools.product(*(TUNING_GRID[n] for n in names)):
+        params = ChordParams(**dict(zip(names, values)))
+        total: Counter = Counter()
+        for piece, spans in pairs:
+            total.update(compare(piece, spans, params))
+        results.append({"params": dict(zip(names, values)), **rates(total)})
+    results.sort(key=lambda r: -r["root_quality"])
+    return results[:top]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="at most N analyses")
+    parser.add_argument("--only", choices=("bach", "monteverdi"), default=None)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/midibridge-bench-cache/rntxt"))
+    parser.add_argument("--tune", action="store_true", help="grid-search ChordParams on the tuning half")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    files = rntxt_files()
+    if args.only:
+        files = [f for f in files if ("riemenschneider" in f.stem) == (args.only == "bach")]
+    files = files[: args.limit] if args.limit else files
+    if args.tune:
+        for r in tune(files, args.cache):
+            print(f"root+q {r['root_quality']:.4f} root {r['root']:.4f} bass {r['bass']:.4f} {r['params']}")
+        return 0
+    result = evaluate(files, args.cache)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{'group':<18}{'samples':>9}{'root':>8}{'root+q':>8}{'triad':>8}{'bass':>8}{'none':>7}")
+    for g, r in result["groups"].items():
+        print(
+            f"{g:<18}{r['samples']:>9}{100 * r['root']:>7.1f}%{100 * r['root_quality']:>7.1f}%"
+            f"{100 * r['root_triad']:>7.1f}%{100 * r['bass']:>7.1f}%{100 * r['no_chord']:>6.1f}%"
+        )
+    print("top confusions (analysis -> ours, in sixteenths):")
+    for k, v in result["confusions"].items():
+        print(f"  {k:<40}{v}")
+    print(f"{len(files)} analyses, {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
