@@ -257,7 +257,7 @@ def _parse_tempo(text: str) -> tuple[tuple[float, float] | None, str | None, str
     return None, None, text
 
 
-def _instrument_vocabulary() -> list[tuple[str, frozenset[int]]]:
+def _instrument_vocabulary() -> list[tuple[str, frozenset[int], re.Pattern]]:
     """(phrase, programs), longest phrases first so "electric piano" wins over "piano"."""
     vocab: dict[str, set[int]] = {}
     for program, name in enumerate(GM_PROGRAM_NAMES):
@@ -271,7 +271,8 @@ def _instrument_vocabulary() -> list[tuple[str, frozenset[int]]]:
         vocab.setdefault(family, set()).update(range(block * 8, block * 8 + 8))
     for phrase, programs in INSTRUMENT_SYNONYMS.items():
         vocab[phrase] = set(programs)
-    return sorted(((p, frozenset(v)) for p, v in vocab.items()), key=lambda pv: (-len(pv[0]), pv[0]))
+    ordered = sorted(vocab.items(), key=lambda pv: (-len(pv[0]), pv[0]))
+    return [(p, frozenset(v), re.compile(rf"\b{re.escape(p)}(?:e?s)?\b")) for p, v in ordered]
 
 
 _VOCAB = _instrument_vocabulary()
@@ -280,11 +281,10 @@ _VOCAB = _instrument_vocabulary()
 def _parse_instruments(lowered: str) -> tuple[InstrumentTerm, ...]:
     found: list[InstrumentTerm] = []
     text = lowered.replace("-", " ")
-    for phrase, programs in _VOCAB:
-        pattern = rf"\b{re.escape(phrase)}(?:e?s)?\b"
-        if re.search(pattern, text):
+    for phrase, programs, pattern in _VOCAB:
+        if phrase[0] in text and pattern.search(text):
             found.append(InstrumentTerm(phrase, programs))
-            text = re.sub(pattern, " ", text)  # "electric piano" must not also count as "piano"
+            text = pattern.sub(" ", text)  # "electric piano" must not also count as "piano"
     return tuple(found)
 
 

@@ -187,7 +187,9 @@ def _warn(warnings: list[str], text: str) -> None:
 
 
 def _cosine(snap: Snapshot, q: np.ndarray) -> np.ndarray:
-    scores = snap.vectors @ np.asarray(q, dtype=np.float32)
+    # einsum, not `@`: OpenBLAS spreads one mat-vec over every core and, on a loaded 2-core machine,
+    # waits for them (measured 9-19 ms p50 at 10k x 384) where einsum's single-threaded SIMD loop takes ~1.5 ms.
+    scores = np.einsum("ij,j->i", snap.vectors, np.asarray(q, dtype=np.float32))
     return np.where(snap.has_vector, scores, -1.0)
 
 

@@ -75,7 +75,9 @@ def _meter_mask(snap: Snapshot, meter: str) -> np.ndarray:
 
 
 def _instrument_mask(snap: Snapshot, term: InstrumentTerm) -> np.ndarray:
-    return snap.programs[:, sorted(term.programs)].any(axis=1)
+    wanted = np.zeros(snap.programs.shape[1], dtype=bool)
+    wanted[sorted(term.programs)] = True
+    return (snap.program_bits & np.packbits(wanted)).any(axis=1)
 
 
 def constraint_checks(snap: Snapshot, c: Constraints) -> list[tuple[str, np.ndarray]]:

@@ -6,13 +6,12 @@ one snapshot, and a reload swaps in a new object, so concurrent searches never s
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 
 import numpy as np
 
-from bridge.analysis import program_family, program_name
+from bridge.analysis import program_name
 from bridge.library.ingest import DRUM_PROGRAM
 
 N_PROGRAMS = DRUM_PROGRAM + 1
@@ -41,6 +40,7 @@ class Snapshot:
     meter: np.ndarray  # (N,) int16 index into `meters`
     meters: tuple[str, ...]
     programs: np.ndarray  # (N, 129) bool
+    program_bits: np.ndarray  # (N, 17) uint8: `programs` packed, so an instrument test is one AND per row
     texture: tuple[str, ...]
     register: tuple[str, ...]
     dynamics: tuple[str, ...]
@@ -55,29 +55,9 @@ class Snapshot:
     def instruments(self, i: int) -> tuple[str, ...]:
         return tuple(instrument_label(int(p)) for p in np.nonzero(self.programs[i])[0])
 
-    def describe(self, i: int) -> str:
-        """Words for feature-only text matching: key, tempo word, meter, instruments and families, file name."""
-        programs = np.nonzero(self.programs[i])[0]
-        words = [
-            self.key_names[i],
-            self.tempo_words[i],
-            self.meters[self.meter[i]],
-            self.texture[i],
-            self.register[i],
-            self.dynamics[i],
-            *(instrument_label(int(p)) for p in programs),
-            *(instrument_family(int(p)) for p in programs),
-            self.files[self.file_of[i]].rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("_", " ").replace("-", " "),
-        ]
-        return " ".join(words).lower()
-
 
 def instrument_label(program: int) -> str:
     return "Drums" if program == DRUM_PROGRAM else program_name(program)
-
-
-def instrument_family(program: int) -> str:
-    return "drums" if program == DRUM_PROGRAM else program_family(program)
 
 
 def load_snapshot(conn: sqlite3.Connection, model: str | None) -> Snapshot:
@@ -104,9 +84,8 @@ def build_snapshot(gen: int, file_rows: list, rows: list, model: str | None) -> 
     cols = list(zip(*rows)) if rows else [()] * 21
     meters = sorted(set(cols[14]))
     meter_index = {m: i for i, m in enumerate(meters)}
-    programs = np.zeros((n, N_PROGRAMS), dtype=bool)
-    for i, text in enumerate(cols[15]):
-        programs[i, json.loads(text)] = True
+    bits = np.frombuffer(b"".join(cols[15]), dtype=np.uint8).reshape(n, -1) if n else np.zeros((0, 17), np.uint8)
+    programs = np.unpackbits(bits, axis=1, count=N_PROGRAMS).astype(bool)
     blobs = cols[20]
     has_vector = np.array([b is not None for b in blobs], dtype=bool)
     vectors = None
@@ -137,6 +116,7 @@ def build_snapshot(gen: int, file_rows: list, rows: list, model: str | None) -> 
         meter=np.array([meter_index[m] for m in cols[14]], dtype=np.int16),
         meters=tuple(meters),
         programs=programs,
+        program_bits=bits,
         texture=tuple(cols[16]),
         register=tuple(cols[17]),
         dynamics=tuple(cols[18]),

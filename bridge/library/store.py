@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS windows (
     start_q REAL NOT NULL, stop_q REAL NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,
     tonic_pc INTEGER NOT NULL, mode TEXT NOT NULL, key TEXT NOT NULL, key_confidence REAL NOT NULL,
     tempo REAL NOT NULL, tempo_word TEXT NOT NULL, meter TEXT NOT NULL,
-    programs TEXT NOT NULL,                -- JSON list of GM programs, 128 = drums
+    programs BLOB NOT NULL,                -- np.packbits of 129 flags: GM programs 0-127, 128 = drums
     n_notes INTEGER NOT NULL, register TEXT NOT NULL, dynamics TEXT NOT NULL, texture TEXT NOT NULL,
     pc_hist BLOB NOT NULL                  -- 12 float32
 );
@@ -217,7 +217,7 @@ def _insert_window(conn: sqlite3.Connection, file_id: int, w: WindowRecord) -> i
             w.tempo,
             w.tempo_word,
             w.meter,
-            json.dumps(list(w.programs)),
+            program_bits(w.programs),
             w.n_notes,
             w.register,
             w.dynamics,
@@ -226,6 +226,12 @@ def _insert_window(conn: sqlite3.Connection, file_id: int, w: WindowRecord) -> i
         ),
     )
     return int(cur.lastrowid)
+
+
+def program_bits(programs) -> bytes:
+    flags = np.zeros(129, dtype=bool)
+    flags[list(programs)] = True
+    return np.packbits(flags).tobytes()
 
 
 # ---- vectors -------------------------------------------------------------------------------------
