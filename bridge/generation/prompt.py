@@ -38,6 +38,7 @@ class Controls:
     temperature: float = 0.9
     top_p: float = 0.95
     seed: int | None = None
+    key_given: bool = False  # the prompt named a tonic (not only a mood)
     matched: tuple[str, ...] = field(default=())
     unmatched: tuple[str, ...] = field(default=())
 
@@ -124,4 +125,4 @@ def parse_prompt(text: str, base: Controls | None = None) -> Controls:
     unmatched = tuple(w for w in re.findall(r"[a-z]+", rest.lower())
                       if w not in matched_words and w not in stop and not re.search(rf"\b{w}s?\b", " ".join(matched)))
     return replace(c, tonic_pc=tonic % 12, mode=mode, meter=meter, tempo_bpm=tempo or c.tempo_bpm, bars=bars,
-                   matched=tuple(matched), unmatched=unmatched)
+                   key_given=c.key_given or k is not None, matched=tuple(matched), unmatched=unmatched)
