@@ -206,7 +206,8 @@ REQUESTS: tuple[Address, ...] = (
             replies=(f"{_P}/reply_port",), example="ii 3 9001"),
     Address(f"{_P}/search/text", "Search the library by a text description.",
             args=(K, Arg("text", "s", "what you are looking for")),
-            rest=Arg("filter", "s", "key=value filter: key, mode, tempo (lo-hi), meter, instrument, min_bars"),
+            rest=Arg("filter", "s", "key=value filter (key, mode, tempo lo-hi, meter, instrument, min_bars); "
+                     "strings without '=' are more words of the text"),
             replies=(f"{_P}/search/hit", f"{_P}/search/end"),
             example='iis 4 5 "sad piano melody" "mode=minor"'),
     Address(f"{_P}/search/example", "Search by example: the last captured phrase, or a MIDI file inside the library.",

@@ -323,3 +323,49 @@ def make_library(root: Path, chorale: Path) -> Path:
     with Library.open(db) as lib:
         lib.index([midi])
     return db
+
+
+def wait_library_ready(daemon: DaemonProcess, timeout: float = 30.0) -> dict:
+    """The library opens in a worker thread after the daemon answers ping: wait until it has."""
+    client = OscClient(daemon.port)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = client.status()
+            if status["library"] != "loading":
+                return status
+            time.sleep(0.1)
+        raise TimeoutError("library still loading")
+    finally:
+        client.close()
+
+
+class LineReader:
+    """Lines of a subprocess stream, read by a thread (select + buffered readline would lose lines)."""
+
+    def __init__(self, stream) -> None:
+        import queue
+        import threading
+
+        self.lines: queue.Queue[str] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _run(self, stream) -> None:
+        for line in stream:
+            self.lines.put(line.rstrip("\n"))
+
+    def until(self, predicate, timeout: float) -> list[str]:
+        import queue
+
+        got: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            got.append(line)
+            if predicate(got):
+                break
+        return got

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from harness import OscClient, Recorder, assert_complete, free_udp_port, start_daemon, wait_for_events
+from harness import LineReader, OscClient, Recorder, assert_complete, free_udp_port, start_daemon, wait_for_events
 
 from bridge.music import NoteList, Piece, TempoChange, load_midi, save_midi
 
@@ -26,7 +26,7 @@ def oscdump():
     port = free_udp_port()
     proc = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(0.2)  # oscdump binds before it prints anything; give it a moment
-    yield port, proc
+    yield port, LineReader(proc.stdout)
     proc.terminate()
     proc.wait(timeout=5)
 
@@ -35,21 +35,9 @@ def oscsend(port: int, address: str, types: str = "", *args) -> None:
     subprocess.run(["oscsend", "localhost", str(port), address, types, *map(str, args)], check=True, timeout=10)
 
 
-def read_lines(proc, want: int, timeout: float = 10.0) -> list[str]:
+def read_lines(reader: LineReader, want: int, timeout: float = 10.0) -> list[str]:
     """oscdump prints `<timetag> <address> <types> <args...>` per message."""
-    import selectors
-
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while len(lines) < want and time.monotonic() < deadline:
-        if sel.select(timeout=max(0.0, deadline - time.monotonic())):
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.strip())
-    return lines
+    return reader.until(lambda got: len(got) >= want, timeout)
 
 
 def test_ping_status_and_errors_through_oscsend_and_oscdump(daemon, oscdump):

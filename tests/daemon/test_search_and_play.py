@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from harness import CHORALE, OscClient, Recorder, assert_complete, make_library, start_daemon, wait_for_events
+from harness import (
+    CHORALE,
+    OscClient,
+    Recorder,
+    assert_complete,
+    make_library,
+    start_daemon,
+    wait_for_events,
+    wait_library_ready,
+)
 
 from bridge.music import load_midi
 
@@ -17,11 +26,7 @@ def library_db(tmp_path_factory):
 def daemon(jack_server, library_db, tmp_path_factory):
     d = start_daemon(tmp_path_factory.mktemp("daemon"), jack_server, "--no-model", "--rt-priority", "1",
                      db=library_db)
-    client = OscClient(d.port)
-    for _ in range(100):  # the library opens in a worker thread after the daemon answers ping
-        if client.status()["library"] != "loading":
-            break
-    client.close()
+    wait_library_ready(d)
     yield d
     d.stop()
 

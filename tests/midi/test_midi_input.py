@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from harness import CHORALE, OscClient, Player, Recorder, make_library, notes_from, start_daemon
+from harness import CHORALE, OscClient, Player, Recorder, make_library, notes_from, start_daemon, wait_library_ready
 
 RATE = 48000
 
@@ -19,6 +19,7 @@ def library_db(tmp_path_factory):
 def daemon(jack_server, library_db, tmp_path_factory):
     d = start_daemon(tmp_path_factory.mktemp("daemon"), jack_server, "--no-model", "--silence-beats", "1",
                      "--rt-priority", "1", db=library_db)
+    wait_library_ready(d)
     yield d
     d.stop()
 

@@ -26,10 +26,12 @@ def result_replies(request_id: int, outcome: SearchOutcome) -> list[Reply]:
 
 def table(ctx: Context):
     async def by_text(req: Request) -> list[Reply]:
-        text = req["text"].strip()
+        # Max and Pd split typed text on spaces into separate strings: words without "=" belong to the text.
+        words = [w for w in req.rest if "=" not in w]
+        text = " ".join([req["text"], *words]).strip()
         if not text:
             raise ProtocolError("text must be a non-empty string")
-        filters = parse_filters(req.rest)
+        filters = parse_filters(tuple(w for w in req.rest if "=" in w))
         outcome = await ctx.search.search(req.id, text=text, k=req["k"], **filters)
         return result_replies(req.id, outcome)
 
