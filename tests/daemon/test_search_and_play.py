@@ -100,3 +100,13 @@ def test_play_a_hit_into_a_jack_input(client, jack_server, library_db):
         assert_complete(recorder, expected, status["xruns"] - x0)
     finally:
         recorder.close()
+
+
+def test_hit_notes_stream_the_notes_of_a_hit(client):
+    client.request("/midibridge/search/text", 20, 1, "waltz", "meter=3/4", reply="/midibridge/search/end")
+    msgs = client.request("/midibridge/hit/notes", 21, 20, 0, reply="/midibridge/hit/end")
+    notes = [m.params for m in msgs if m.address == "/midibridge/hit/note"]
+    end = msgs[-1].params
+    assert end[1] == len(notes) == 48 and end[4] == "3/4"
+    assert [n[3] for n in notes[:6]] == [57, 60, 64, 69, 64, 60]
+    assert [n[1] for n in notes[:3]] == [0.0, 0.5, 1.0]

@@ -8,6 +8,7 @@ from typing import Any
 from bridge.daemon.context import Context
 from bridge.daemon.protocol import PREFIX, ProtocolError, Reply, Request
 from bridge.daemon.search_service import SearchOutcome, parse_filters
+from bridge.midi.events import channels_for
 
 
 def hit_reply(request_id: int, rank: int, hit: Any) -> Reply:
@@ -46,7 +47,22 @@ def table(ctx: Context):
         outcome = await ctx.search.search(req.id, like_piece=piece, k=req["k"], exclude_file=exclude)
         return result_replies(req.id, outcome)
 
-    return [(f"{PREFIX}/search/text", by_text), (f"{PREFIX}/search/example", by_example)]
+    async def hit_notes(req: Request) -> list[Reply]:
+        hit = ctx.search.hit(req["search_id"], req["rank"])
+        piece = await ctx.search.load_hit_piece(hit)
+        n = piece.notes
+        channels = channels_for(piece)
+        replies = [
+            Reply(f"{PREFIX}/hit/note", (req.id, float(s), float(d), int(p), int(v), int(c)))
+            for s, d, p, v, c in zip(n.start, n.duration, n.pitch, n.velocity, channels)
+        ]
+        length = float(getattr(hit, "end_quarters", 0.0) - getattr(hit, "start_quarters", 0.0)) or piece.end
+        ts = piece.time_signature_at(0.0)
+        replies.append(Reply(f"{PREFIX}/hit/end", (req.id, len(n), length, float(piece.tempo_at(0.0)), str(ts))))
+        return replies
+
+    return [(f"{PREFIX}/search/text", by_text), (f"{PREFIX}/search/example", by_example),
+            (f"{PREFIX}/hit/notes", hit_notes)]
 
 
 async def _library_clip(ctx: Context, path: str):
