@@ -135,8 +135,9 @@ def prompt_suite(n: int = 100) -> list[str]:
 
     out = []
     for i in range(n):
-        mode = ("major", "minor")[i % 2]
-        tonic = (i * 7 + i // 2) % 12
+        k = i % 24
+        mode = ("major", "minor")[k % 2]
+        tonic = (7 * (k // 2)) % 12
         words = (PROMPT_TEMPI[i % len(PROMPT_TEMPI)], PROMPT_MOODS[mode][(i // 2) % 4],
                  PROMPT_STYLES[(i // 3) % len(PROMPT_STYLES)])
         out.append(f"a {words[0]} {words[1]} {words[2]} in {tonic_name(tonic, mode)} {mode}")
