@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.music import NoteList, Piece, load_midi
-from models.corpus.keys import SHARP_NAMES, Key, spell
+from models.corpus.keys import Key, pc_in_key
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +111,7 @@ def bar_chords(piece: Piece, key: Key) -> list[str]:
 
 
 def _symbol(root: int, quality: str, key: Key) -> str:
-    name = spell(root, "major") if key.mode == "major" else spell(root, "minor" if quality == "m" else "major")
-    if name not in SHARP_NAMES and "b" not in name:
-        name = SHARP_NAMES[root]
-    return name + quality
+    return pc_in_key(root, key) + quality
 
 
 def mma_source(chords: list[str], groove: Groove, bpm: float) -> str:

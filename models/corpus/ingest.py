@@ -225,3 +225,19 @@ def _ingest_score(collection: Collection, path: Path, rel: str, folder: Path, st
             warnings=piece.warnings,
         )
     ], []
+
+
+def ingest_midi_file(path: Path, root: Path, cache_dir: Path) -> IngestResult:
+    """A user-supplied MIDI file as one piece; broken files are reported, absurd ones capped and reported."""
+    rel = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    try:
+        piece = load_midi(path)
+    except MidiFileError as e:
+        return IngestResult((), ({"source": rel, "reason": str(e)},), cached=False)
+    reports = tuple({"source": rel, "reason": f"capped: {w}"} for w in piece.warnings)
+    sp = SourcePiece(
+        piece_id=f"midi/{slug(rel.rsplit('.', 1)[0], 80)}", collection="midi", category="midi", source_file=rel,
+        title=path.stem, source="user MIDI files", licence="unknown (user-supplied)", genre="piece",
+        midi=str(path), bars=len(piece.bar_starts()), warnings=piece.warnings,
+    )
+    return IngestResult((sp,), reports, cached=False)

@@ -49,9 +49,26 @@ class Key:
 
 
 def spell(pc: int, mode: str = "major") -> str:
+    """Conventional name of a tonic in `mode` (Bb major, C# minor, F# dorian)."""
+    from bridge.analysis.names import tonic_name
+
+    if mode in ("major", "minor"):
+        return tonic_name(pc, mode)
     major_pc = (pc - MODE_OFFSET.get(mode, 0)) % 12
-    names = FLAT_NAMES if major_pc in _FLAT_MAJOR_PCS else SHARP_NAMES
-    return names[pc % 12]
+    return (FLAT_NAMES if major_pc in _FLAT_MAJOR_PCS else SHARP_NAMES)[pc % 12]
+
+
+def key_uses_flats(key: Key) -> bool:
+    from bridge.analysis.names import uses_flats
+
+    if key.mode in ("major", "minor"):
+        return uses_flats(key.tonic_pc, key.mode)
+    return key.major_pc in _FLAT_MAJOR_PCS
+
+
+def pc_in_key(pc: int, key: Key | None) -> str:
+    """A chord root spelled the way the key spells its pitches."""
+    return (FLAT_NAMES if key is not None and key_uses_flats(key) else SHARP_NAMES)[pc % 12]
 
 
 def sharps_to_major_pc(sharps: int) -> int:
