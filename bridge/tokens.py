@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,16 +41,34 @@ def tokenizer_config_dict() -> dict:
     )
 
 
+def _miditok():
+    """Import miditok without its optional torch half.
+
+    miditok imports `miditok.pytorch_data` (and so torch, ~1 s and hundreds of MB) whenever torch is
+    installed; the runtime never uses it. Masking that one submodule during the import makes miditok skip
+    it, and unmasking afterwards lets training code still import it explicitly.
+    """
+    if "miditok" in sys.modules or "torch" in sys.modules:
+        import miditok
+
+        return miditok
+    sys.modules["miditok.pytorch_data"] = None  # type: ignore[assignment]  # import of it raises ImportError
+    try:
+        import miditok
+    finally:
+        del sys.modules["miditok.pytorch_data"]
+    return miditok
+
+
 def default_tokenizer():
     """A fresh REMI tokenizer with the midibridge settings."""
-    import miditok  # local: keeps `import bridge.tokens` cheap for commands that never tokenise
-
+    miditok = _miditok()  # local: keeps `import bridge.tokens` cheap for commands that never tokenise
     return miditok.REMI(miditok.TokenizerConfig(**tokenizer_config_dict()))
 
 
 def load_tokenizer(path: str | os.PathLike):
     """Rebuild the tokenizer saved beside a model (a file, or a directory holding `midi_tokenizer.json`)."""
-    import miditok
+    miditok = _miditok()
 
     path = Path(path)
     if path.is_dir():
