@@ -33,6 +33,8 @@ MIDI_APIS = ("auto", "jack", "alsa", "coremidi", "winmm", "rtmidi-jack", "none")
 @click.option("--model-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Retrieval model directory (default: the shipped model).")
 @click.option("--no-model", is_flag=True, help="Rank by musical features only (no ONNX model).")
+@click.option("--search-worker", type=click.Choice(["process", "thread"]), default="process", show_default=True,
+              help="Where searches run: a worker process (no GIL contention with MIDI output) or a thread.")
 @click.option("--no-library", is_flag=True, help="Serve without opening the library (play and ports only).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
@@ -40,7 +42,7 @@ MIDI_APIS = ("auto", "jack", "alsa", "coremidi", "winmm", "rtmidi-jack", "none")
 def serve(db: Path | None, host: str, port: int, reply_port: int, midi_api: str, jack_server: str | None,
           client_name: str, connect_in: tuple[str, ...], connect_out: tuple[str, ...], bpm: float,
           silence_beats: float, rt_priority: int, model_dir: Path | None, no_model: bool,
-          no_library: bool, log_level: str, json_log: bool) -> None:
+          search_worker: str, no_library: bool, log_level: str, json_log: bool) -> None:
     """Run the daemon: OSC on HOST:PORT, MIDI ports "midibridge in"/"midibridge out" (see docs/protocol.md)."""
     from bridge.daemon import logs
     from bridge.daemon.app import Daemon
@@ -53,7 +55,7 @@ def serve(db: Path | None, host: str, port: int, reply_port: int, midi_api: str,
                           jack_server=jack_server, client_name=client_name, bpm=bpm, silence_beats=silence_beats,
                           connect_in=connect_in, connect_out=connect_out,
                           library=not no_library, model=not no_model, model_dir=model_dir,
-                          rt_priority=rt_priority)
+                          rt_priority=rt_priority, search_worker=search_worker)
     daemon = Daemon(config)
     try:
         asyncio.run(daemon.run())

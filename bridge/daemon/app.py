@@ -10,10 +10,9 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from bridge.daemon.context import Context, DaemonConfig
 from bridge.daemon.dispatch import Dispatcher, ErrorStats
@@ -21,42 +20,13 @@ from bridge.daemon.handlers import all_handlers
 from bridge.daemon.protocol import PROTOCOL
 from bridge.daemon.search_service import SearchService
 from bridge.daemon.server import OscServer
+from bridge.daemon.worker import LibrarySpec
 from bridge.midi.engine import MidiEngine
 from bridge.midi.ports import MidiIO, open_midi
 
 log = logging.getLogger(__name__)
 
-
-def default_library_opener(config: DaemonConfig) -> Callable[[], Any]:
-    """Open the library with the shipped retrieval model when there is one (else feature ranking)."""
-
-    def open_library():
-        from bridge import paths
-        from bridge.library import Library
-
-        encoder = load_encoder(config.model_dir) if config.model else None
-        library = Library.open(config.db or paths.default_db_path(), encoder=encoder)
-        # Zero configuration: a library never indexed gets the bundled clips (no-op otherwise).
-        library.ensure_indexed()
-        return library
-
-    return open_library
-
-
-def load_encoder(model_dir: Path | None) -> Any:
-    from bridge.inference.retrieval import TEXT_CONFIG, default_model_dir
-
-    model_dir = model_dir or default_model_dir()
-    if not (model_dir / TEXT_CONFIG).is_file():
-        log.warning("no retrieval model at %s: search ranks by musical features", model_dir)
-        return None
-    from bridge.inference import RetrievalEncoders
-
-    try:
-        return RetrievalEncoders.load(model_dir)
-    except Exception as e:  # a broken model must not take the daemon down; features still work
-        log.warning("cannot load the retrieval model at %s (%s): ranking by features", model_dir, e)
-        return None
+SWITCH_INTERVAL = 0.0005  # seconds (Python's default is 0.005: a whole JACK period at 256 frames)
 
 
 def set_realtime(priority: int) -> bool:
@@ -71,23 +41,9 @@ def set_realtime(priority: int) -> bool:
         return False
 
 
-def normal_priority() -> None:
-    """Worker-thread initializer: searches are bulk work and must not run at real-time priority."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except (AttributeError, OSError):
-        pass
-
-
 class Daemon:
-    def __init__(self, config: DaemonConfig, open_library: Callable[[], Any] | None = None,
-                 midi_io: MidiIO | None = None) -> None:
+    def __init__(self, config: DaemonConfig, midi_io: MidiIO | None = None) -> None:
         self.config = config
-        if not config.library:
-            open_library = None
-        elif open_library is None:
-            open_library = default_library_opener(config)
-        self._open_library = open_library
         self._midi_io = midi_io
         self._stop = asyncio.Event()
         self.address: tuple[str, int] | None = None
@@ -106,6 +62,14 @@ class Daemon:
             except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
                 pass
 
+        stats = ErrorStats()
+        spec = LibrarySpec(cfg.db, cfg.model, cfg.model_dir) if cfg.library else None
+        search = SearchService(spec, mode=cfg.search_worker, max_pending=cfg.max_pending_searches)
+        # The worker starts before the loop turns real-time, so it never inherits SCHED_FIFO.
+        library_task = asyncio.ensure_future(search.start())
+        await asyncio.sleep(0)
+        # A short GIL switch interval: the JACK callback waits at most this long for a busy thread.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         if cfg.rt_priority > 0:
             set_realtime(cfg.rt_priority)
         io = self._midi_io or await loop.run_in_executor(
@@ -116,8 +80,6 @@ class Daemon:
         for port in cfg.connect_out:
             self._try_connect(io, "out", port)
 
-        stats = ErrorStats()
-        search = SearchService(self._open_library, max_pending=cfg.max_pending_searches, initializer=normal_priority)
         server = OscServer(Dispatcher(PROTOCOL, stats), reply_port=cfg.reply_port)
 
         def set_reply_port(port: int) -> None:
@@ -132,7 +94,6 @@ class Daemon:
             raise RuntimeError(f"no handler for {missing}")
 
         midi.start()
-        library_task = asyncio.ensure_future(search.start())
         try:
             self.address = await server.start(cfg.host, cfg.port)
         except OSError as e:

@@ -29,6 +29,7 @@ class DaemonConfig:
     bpm: float = 120.0
     silence_beats: float = 2.0
     max_pending_searches: int = 8
+    search_worker: str = "process"  # "process" (no GIL contention with the MIDI callback) | "thread"
     rt_priority: int = 0  # >0: SCHED_FIFO for the event loop, so a GIL holder is never preempted by bulk work
     connect_in: tuple[str, ...] = ()
     connect_out: tuple[str, ...] = ()

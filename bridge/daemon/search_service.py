@@ -1,23 +1,25 @@
-"""The daemon's view of the library: searches run off the event loop behind a bounded queue.
+"""The daemon's view of the library: every search and file read runs in a worker, behind a bounded queue.
 
-The library is injected as a zero-argument opener (tests pass their own; the app passes
-`Library.open(db)`), opened once in a worker thread so the daemon answers ping while a model loads.
+By default the worker is a separate process (spawned): a search's Python work then never holds the GIL
+that the JACK process callback needs, which on a loaded 2-core machine is the difference between no xruns
+and hundreds. `mode="thread"` keeps it in-process (for platforms where spawning is unwelcome).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.daemon import worker
 from bridge.daemon.protocol import ProtocolError
-from bridge.music import MidiFileError, Piece, load_midi
+from bridge.music import MidiFileError, Piece
 
 log = logging.getLogger(__name__)
 
@@ -65,101 +67,86 @@ def parse_filters(filters: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def make_executor(mode: str) -> Executor:
+    if mode == "process":
+        # spawn, never fork: the daemon has JACK and rtmidi threads that a forked child must not inherit.
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=worker.init_worker)
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="midibridge-search",
+                              initializer=worker.init_worker)
+
+
 class SearchService:
-    def __init__(self, open_library: Callable[[], Any] | None, workers: int = 1, max_pending: int = 8,
-                 remember: int = 128, initializer: Callable[[], None] | None = None) -> None:
-        self._open_library = open_library
-        self.library: Any = None
-        self.state = "not configured" if open_library is None else "loading"
+    def __init__(self, spec: worker.LibrarySpec | None, mode: str = "process", max_pending: int = 8,
+                 remember: int = 128) -> None:
+        self.spec = spec
+        self.mode = mode
+        self.state = "not configured" if spec is None else "loading"
         self.problem = ""
         self.max_pending = max_pending
         self.in_flight = 0
         self.searches = 0
-        # A single worker by default: searches are numpy/onnxruntime work that releases the GIL,
-        # and one at a time keeps the JACK callback's GIL waits short on a 2-core machine.
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="midibridge-search",
-                                            initializer=initializer)
-        self._results: OrderedDict[int, list[Any]] = OrderedDict()
         self.windows = 0
+        self.model_names: list[str] = []
         self._roots: list[Path] = []
+        self._results: OrderedDict[int, list[Any]] = OrderedDict()
         self._remember = remember
+        self._executor: Executor | None = None
 
     async def start(self) -> None:
-        if self._open_library is None:
+        """Start the worker; the library opens there while the daemon already answers OSC."""
+        self._executor = make_executor(self.mode)
+        if self.spec is None:
             return
-        loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
         try:
-            self.library = await loop.run_in_executor(self._executor, self._open_library)
-            # Warm the in-memory snapshot now, so the first search costs what every search costs.
-            await loop.run_in_executor(self._executor, self._refresh_info, True)
-            self.state = "ready"
-            log.info("library ready in %.2f s: %d windows, model %s", time.perf_counter() - t0, self.windows,
-                     ",".join(self.models()))
+            info = await asyncio.get_running_loop().run_in_executor(self._executor, worker.open_library, self.spec)
         except Exception as e:
-            self.library = None
             self.state = "unavailable"
             self.problem = f"{type(e).__name__}: {e}"
             log.error("library unavailable: %s", self.problem)
-
-    def _refresh_info(self, roots: bool = False) -> None:
-        """Worker thread: library size (and roots) read here, so status never touches SQLite on the loop."""
-        lib = self.library
-        snapshot = getattr(lib, "snapshot", None)
-        if callable(snapshot):
-            self.windows = len(snapshot())
-        if roots and callable(getattr(lib, "stats", None)):
-            self._roots = [Path(r) for r in lib.stats().get("roots", [])]
+            return
+        self.windows = info["windows"]
+        self.model_names = info["models"]
+        self._roots = [Path(r) for r in info.get("roots", [])]
+        self.state = "ready"
+        log.info("library ready in %.2f s (%s worker): %d windows, model %s", time.perf_counter() - t0,
+                 self.mode, self.windows, ",".join(self.model_names))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        close = getattr(self.library, "close", None)
-        if callable(close):
-            try:
-                close()
-            except Exception as e:
-                log.debug("library close: %s", e)
-
-    def models(self) -> list[str]:
-        if self.library is None:
-            return []
-        encoder = getattr(self.library, "encoder", None)
-        return [str(encoder.name)] if encoder is not None else ["features"]
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     def status(self) -> dict:
-        return {"state": self.state, "problem": self.problem, "windows": self.windows, "models": self.models(),
+        return {"state": self.state, "problem": self.problem, "windows": self.windows, "models": self.model_names,
                 "searches": self.searches, "in_flight": self.in_flight}
 
-    def _require(self) -> Any:
-        if self.library is None:
+    def _require_library(self) -> None:
+        if self.state != "ready":
             reason = {"loading": "library still loading, try again shortly",
-                      "not configured": "no library configured (--db)"}.get(self.state, f"library {self.state}")
+                      "not configured": "no library configured (started with --no-library)"}.get(
+                self.state, f"library {self.state}")
             raise ProtocolError(reason + (f": {self.problem}" if self.problem else ""))
-        return self.library
 
-    async def _run(self, fn: Callable[[], Any]) -> Any:
+    async def _run(self, fn, *args) -> Any:
+        if self._executor is None:
+            raise ProtocolError("search worker not started")
         if self.in_flight >= self.max_pending:
-            raise ProtocolError(f"busy: {self.in_flight} searches pending (at most {self.max_pending})")
+            raise ProtocolError(f"busy: {self.in_flight} requests pending (at most {self.max_pending})")
         self.in_flight += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         finally:
             self.in_flight -= 1
 
     async def search(self, request_id: int, **query: Any) -> SearchOutcome:
-        lib = self._require()
-        from bridge.library import SearchQuery  # runtime import: the library package is optional at startup
+        self._require_library()
+        from bridge.library import SearchQuery
 
         q = SearchQuery(**query)
         t0 = time.perf_counter()
-
-        def work():
-            hits = lib.search(q)
-            self._refresh_info()
-            return hits
-
         try:
-            hits = list(await self._run(work))
+            hits, self.windows = await self._run(worker.search, q)
         except ProtocolError:
             raise
         except Exception as e:
@@ -167,7 +154,7 @@ class SearchService:
             raise ProtocolError(f"search failed: {type(e).__name__}: {e}") from e
         self.searches += 1
         self.remember(request_id, hits)
-        return SearchOutcome(hits, (time.perf_counter() - t0) * 1000.0)
+        return SearchOutcome(list(hits), (time.perf_counter() - t0) * 1000.0)
 
     def remember(self, request_id: int, hits: list[Any]) -> None:
         self._results[request_id] = hits
@@ -184,18 +171,18 @@ class SearchService:
         return hits[rank]
 
     async def load_hit_piece(self, hit: Any) -> Piece:
-        lib = self._require()
+        self._require_library()
         try:
-            return await self._run(lambda: lib.load_hit_piece(hit))
+            return await self._run(worker.load_hit_piece, hit)
         except ProtocolError:
             raise
         except Exception as e:
             raise ProtocolError(f"cannot load hit {getattr(hit, 'file', '?')}: {e}") from e
 
     async def load_file(self, path: str) -> Piece:
-        p = Path(path).expanduser()
+        p = str(Path(path).expanduser())
         try:
-            return await self._run(lambda: load_midi(p))
+            return await self._run(worker.load_file, p)
         except MidiFileError as e:
             raise ProtocolError(f"cannot play {path!r}: {e}") from e
 

@@ -1,0 +1,102 @@
+"""What runs in the search worker: the library, its model, and every file read.
+
+The daemon runs these functions in a separate process (spawned, one worker), so a search's Python work
+never holds the GIL the JACK callback needs; each function is a plain top-level function so it pickles.
+The library lives in `_STATE` of the worker process: one per process, set by `open_library`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bridge.music import Piece, load_midi
+
+log = logging.getLogger(__name__)
+
+_STATE: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class LibrarySpec:
+    """How the worker opens the library (picklable)."""
+
+    db: Path | None = None
+    model: bool = True
+    model_dir: Path | None = None
+    index_bundled: bool = True
+
+
+def init_worker() -> None:
+    """Searches are bulk work: never real-time priority, even when the daemon runs SCHED_FIFO. Ctrl-C in a
+    terminal reaches the whole process group; only the daemon decides when its worker stops."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: a thread worker
+        pass
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
+
+
+def load_encoder(model_dir: Path | None) -> Any:
+    from bridge.inference.retrieval import TEXT_CONFIG, default_model_dir
+
+    model_dir = model_dir or default_model_dir()
+    if not (model_dir / TEXT_CONFIG).is_file():
+        log.warning("no retrieval model at %s: search ranks by musical features", model_dir)
+        return None
+    from bridge.inference import RetrievalEncoders
+
+    try:
+        return RetrievalEncoders.load(model_dir)
+    except Exception as e:  # a broken model must not take search down; features still work
+        log.warning("cannot load the retrieval model at %s (%s): ranking by features", model_dir, e)
+        return None
+
+
+def open_library(spec: LibrarySpec) -> dict:
+    """Open the library (and model) in this process; returns what status shows."""
+    from bridge import paths
+    from bridge.library import Library
+
+    encoder = load_encoder(spec.model_dir) if spec.model else None
+    library = Library.open(spec.db or paths.default_db_path(), encoder=encoder)
+    if spec.index_bundled:
+        library.ensure_indexed()  # zero configuration: a never-indexed library gets the bundled clips
+    _STATE["library"] = library
+    return info(roots=True)
+
+
+def info(roots: bool = False) -> dict:
+    library = _STATE["library"]
+    out = {"windows": len(library.snapshot()),
+           "models": [str(library.encoder.name)] if library.encoder is not None else ["features"]}
+    if roots:
+        out["roots"] = [str(r) for r in library.stats().get("roots", [])]
+    return out
+
+
+def search(query: Any) -> tuple[list[Any], int]:
+    library = _STATE["library"]
+    hits = library.search(query)
+    return hits, len(library.snapshot())
+
+
+def load_hit_piece(hit: Any) -> Piece:
+    return _STATE["library"].load_hit_piece(hit)
+
+
+def load_file(path: str) -> Piece:
+    return load_midi(path)
+
+
+def close() -> None:
+    library = _STATE.pop("library", None)
+    if library is not None:
+        library.close()
