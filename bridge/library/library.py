@@ -81,7 +81,8 @@ class Library:
     def ensure_indexed(self, progress: Progress | None = None) -> IndexReport | None:
         """Zero configuration: a library that was never indexed gets the bundled clips."""
         with self._conn_lock:
-            never = store.get_meta(self._conn, "last_index") is None
+            # Roots are committed first thing in a run, so a killed first run still counts as "indexed".
+            never = not store.roots(self._conn)
         bundled = paths.bundled_library_dir()
         if not never or not any(bundled.rglob("*.mid")):
             return None

@@ -8,6 +8,7 @@ their vectors: a kill -9 at any moment leaves either the previous state or the n
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -17,7 +18,9 @@ import numpy as np
 
 from bridge.library.ingest import FileResult, WindowRecord
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2  # 2: windows.programs as packed bits
 DB_NAME = "library.sqlite"
 
 _SCHEMA = """
@@ -60,33 +63,46 @@ CREATE TABLE IF NOT EXISTS skipped (
 """
 
 
-def connect(db_dir: Path, readonly: bool = False) -> sqlite3.Connection:
+def connect(db_dir: Path) -> sqlite3.Connection:
     """A connection with the pragmas every user of the index needs (WAL, foreign keys, busy wait)."""
     db_dir.mkdir(parents=True, exist_ok=True)
     path = db_dir / DB_NAME
     conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
-    if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
-        # NORMAL in WAL mode is durable against process crashes (kill -9); only a power cut may lose
-        # the last transactions, never corrupt the database.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.executescript(_SCHEMA)
-        _init_meta(conn)
+    conn.execute("PRAGMA journal_mode = WAL")
+    # NORMAL in WAL mode is durable against process crashes (kill -9); only a power cut may lose
+    # the last transactions, never corrupt the database.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    _migrate(conn)
     return conn
 
 
-def _init_meta(conn: sqlite3.Connection) -> None:
-    found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if found is None:
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+def _migrate(conn: sqlite3.Connection) -> None:
+    """The index is a cache of the user's files: an index written by another version is emptied (its
+    folders are kept, so `midibridge index` with no arguments rebuilds it) rather than misread."""
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if has_meta else None
+    if found is not None and int(found[0]) == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if found is not None:
+            log.warning(
+                "index format %s is not %d: emptying it; `midibridge index` rebuilds it", found[0], SCHEMA_VERSION
+            )
+            for table in ("vectors", "windows", "files", "skipped"):
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
-    elif int(found[0]) != SCHEMA_VERSION:
-        raise RuntimeError(
-            f"index schema {found[0]} was written by another midibridge version (this one reads {SCHEMA_VERSION}); "
-            "delete the index directory and run `midibridge index` again"
-        )
+        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class Transaction:
