@@ -62,12 +62,17 @@ def held_out_family(data_dir: Path, clips: list[Clip] | None = None) -> str | No
 
 
 def caption_entries(record: dict) -> tuple[tuple[str, str], ...]:
-    """All (caption, family) pairs of a record; `captions` may hold strings or {"text", "family"} objects."""
+    """All (caption, family) pairs of a record.
+
+    `captions` holds strings with a parallel `caption_families` list (models.corpus), or {"text", "family"}
+    objects; without either, every caption takes the record's `phrasing_family`.
+    """
     default_family = str(record.get("phrasing_family", "plain"))
+    families = record.get("caption_families") or []
     out: list[tuple[str, str]] = []
-    for item in record.get("captions") or []:
+    for i, item in enumerate(record.get("captions") or []):
         if isinstance(item, str):
-            out.append((item, default_family))
+            out.append((item, str(families[i]) if i < len(families) else default_family))
         elif isinstance(item, dict):
             text = item.get("text") or item.get("caption")
             family = item.get("phrasing_family") or item.get("family") or default_family

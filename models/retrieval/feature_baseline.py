@@ -30,14 +30,21 @@ TEMPO_WORDS = {
     "andante": (76, 108), "andantino": (80, 108), "moderato": (108, 120), "allegretto": (112, 120),
     "allegro": (120, 156), "vivace": (156, 176), "presto": (168, 200), "prestissimo": (200, 400),
 }
+# Everyday speed words, in the bands the corpus captions use (slow < 76 <= moderate < 120 <= fast < 170).
 TEMPO_ADJECTIVES = {
-    "slow": (0, 80), "slowly": (0, 80), "leisurely": (0, 90), "calm": (0, 90), "unhurried": (0, 90),
-    "moderate": (80, 120), "medium": (80, 120), "walking": (76, 110), "steady": (80, 120),
-    "fast": (120, 400), "quick": (120, 400), "brisk": (115, 400), "lively": (115, 400), "rapid": (130, 400),
-    "upbeat": (110, 400), "energetic": (120, 400), "speedy": (130, 400),
+    "slow": (0, 76), "slowly": (0, 76), "leisurely": (0, 76), "unhurried": (0, 76), "relaxed": (0, 76),
+    "calm": (0, 90), "moderate": (76, 120), "medium": (76, 120), "medium-tempo": (76, 120), "steady": (76, 120),
+    "mid-paced": (76, 120), "walking": (76, 110), "fast": (120, 400), "quick": (120, 400), "brisk": (120, 400),
+    "up-tempo": (120, 400), "uptempo": (120, 400), "speedy": (120, 400), "lively": (115, 400),
+    "energetic": (120, 400), "upbeat": (110, 400), "very fast": (170, 400), "rapid": (170, 400),
+    "racing": (170, 400), "breakneck": (170, 400),
 }
-METER_WORDS = {"waltz": "3/4", "triple": "3/4", "common time": "4/4", "cut time": "2/2", "alla breve": "2/2",
-               "jig": "6/8", "march": "2/4", "duple": "2/4", "quadruple": "4/4"}
+METER_WORDS = {
+    "common time": "4/4", "four-four": "4/4", "three-four": "3/4", "waltz": "3/4", "two-four": "2/4",
+    "six-eight": "6/8", "compound duple": "6/8", "jig": "6/8", "cut time": "2/2", "alla breve": "2/2",
+    "nine-eight": "9/8", "three-eight": "3/8", "twelve-eight": "12/8", "three-two": "3/2", "four-two": "4/2",
+    "six-four": "6/4", "march": "2/4",
+}
 INSTRUMENT_WORDS = {
     "piano": "piano", "keys": "piano", "organ": "organ", "harpsichord": "harpsichord", "violin": "violin",
     "fiddle": "violin", "viola": "viola", "cello": "cello", "bass": "bass", "contrabass": "bass",
@@ -47,7 +54,9 @@ INSTRUMENT_WORDS = {
     "brass": "brass", "guitar": "guitar", "harp": "harp", "choir": "choir", "voices": "choir", "vocal": "choir",
     "drums": "drum", "drum": "drum", "percussion": "drum", "accordion": "accordion", "bagpipe": "bagpipe",
     "pipes": "pipe", "banjo": "banjo", "mandolin": "mandolin", "marimba": "marimba", "vibraphone": "vibraphone",
-    "celesta": "celesta", "synth": "synth", "pad": "pad", "bells": "bell", "glockenspiel": "glockenspiel",
+    "celesta": "celesta", "chorus": "choir", "squeezebox": "accordion", "concertina": "concertina",
+    "harmonica": "harmonica", "quartet": "string", "synth": "synth", "pad": "pad", "bells": "bell",
+    "glockenspiel": "glockenspiel",
 }
 
 
@@ -92,16 +101,17 @@ def parse_query(text: str) -> ParsedQuery:
     if m:
         meter = f"{int(m.group(1))}/{int(m.group(2))}"
     else:
-        meter = next((v for k, v in METER_WORDS.items() if re.search(rf"\b{k}\b", lower)), None)
+        meter = next((v for k, v in METER_WORDS.items() if re.search(rf"(?<![\w-]){k}(?![\w-])", lower)), None)
     tempo = None
     m = _BPM.search(text)
     if m:
         bpm = float(m.group(1))
         tempo = (bpm * 0.9, bpm * 1.1)
     else:
-        words = re.findall(r"[a-z]+", lower)
-        tempo = next((TEMPO_WORDS.get(w) or TEMPO_ADJECTIVES.get(w) for w in words
-                      if w in TEMPO_WORDS or w in TEMPO_ADJECTIVES), None)
+        tempo = next((TEMPO_WORDS[w] for w in re.findall(r"[a-z]+", lower) if w in TEMPO_WORDS), None)
+        if tempo is None:  # longest phrase first: "very fast" before "fast"
+            found = [(len(k), v) for k, v in TEMPO_ADJECTIVES.items() if re.search(rf"(?<![\w-]){k}(?![\w-])", lower)]
+            tempo = max(found)[1] if found else None
     words = set(re.findall(r"[a-z]+", lower))
     instruments = frozenset(v for k, v in INSTRUMENT_WORDS.items() if k in words)
     return ParsedQuery(tonic, mode, meter, tempo, instruments)
@@ -134,9 +144,11 @@ def clip_features(record: dict) -> ClipFeatures:
         bpm = float(bpm) if bpm is not None else None
     except (TypeError, ValueError):
         bpm = None
-    names = record.get("instrument_summary") or []
-    if isinstance(names, str):
-        names = [names]
+    # GM names ("Choir Aahs") plus the corpus' own caption words ("fiddle", "tin whistle") when present.
+    names = []
+    for key in ("instrument_summary", "instruments", "ensemble"):
+        value = record.get(key) or []
+        names += [value] if isinstance(value, str) else list(value)
     return ClipFeatures(tonic, mode, record.get("time_signature"), bpm, " ".join(str(n).lower() for n in names))
 
 
