@@ -189,16 +189,49 @@ def _folk_record(tune: str, pid: str, collection: str) -> dict | None:
     lead = sorted([round(round(n.time / tpq * 12) / 12, 4), round(max(1, round(n.duration / tpq * 12)) / 12, 4),
                    int(n.pitch)] for n in notes)
     bar = meter[0] * 4 / meter[1]
-    end = max(s + d for s, d, _ in lead)
-    # abc2midi starts a pickup at time 0; folk convention makes pickup + last bar one whole bar, so shift
-    # the tune until its end falls on a bar line.
-    shift = (bar - (end % bar)) % bar
-    if shift > bar - 1e-6:
-        shift = 0.0
+    pickup = abc_pickup_quarters(tune, bar)
+    # abc2midi starts a pickup at time 0: move it to the end of an empty first bar so bar lines fall on
+    # multiples of the bar length (a repeat that replays the pickup keeps that alignment).
+    shift = (bar - pickup) % bar
     lead = [[round(s + shift, 4), d, p] for s, d, p in lead]
     return dict(id=pid, collection=collection, meter=meter, key=[key[0], key[1]], lead=lead, lower=[],
                 phrase_ends=[], chords=None, rhythm=(abc_header(tune, "R") or "").lower(),
                 licence="non-commercial (Essen)" if collection == "essenFolksong" else "public domain")
+
+
+_NOTE_RE = re.compile(r"[=^_]*([A-Ga-gzxZ])[,']*(\d*)(/*)(\d*)")
+
+
+def abc_pickup_quarters(tune: str, bar_quarters: float) -> float:
+    """Length (quarters) of an incomplete first bar, 0 if the tune starts on a downbeat.
+
+    Rough ABC reading of the first bar only: note lengths against `L:` (default 1/8, or 1/16 below 3/4);
+    chord symbols, decorations and grace notes are skipped, chords count as their first note.
+    """
+    unit_text = abc_header(tune, "L")
+    if unit_text and re.match(r"^\d+/\d+$", unit_text):
+        a, b = unit_text.split("/")
+        unit = 4.0 * int(a) / int(b)
+    else:
+        unit = 0.5 if bar_quarters >= 3 else 0.25
+    lines = tune.splitlines()
+    kline = next((i for i, line in enumerate(lines) if line.startswith("K:")), None)
+    if kline is None:
+        return 0.0
+    body = " ".join(line for line in lines[kline + 1:] if not re.match(r"^[A-Za-z]:", line))
+    body = re.sub(r'"[^"]*"|![^!]*!|\{[^}]*\}|\+[^+]*\+', "", body)
+    body = re.sub(r"\[([^\]|]*)\]", lambda m: (m.group(1)[:1] if m.group(1)[:1].isalpha() else ""), body)
+    body = body.lstrip(" |:[12")
+    first = body.split("|", 1)[0]
+    total = 0.0
+    for m in _NOTE_RE.finditer(first):
+        num = int(m.group(2)) if m.group(2) else 1
+        slashes = len(m.group(3))
+        den = int(m.group(4)) if m.group(4) else (2 ** slashes if slashes else 1)
+        if slashes and m.group(4):
+            den = int(m.group(4))
+        total += unit * num / den
+    return total if 0 < total < bar_quarters - 1e-6 else 0.0
 
 
 def main() -> None:  # pragma: no cover - background cache job
