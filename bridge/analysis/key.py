@@ -14,8 +14,8 @@ from bridge.analysis.names import tonic_name
 from bridge.music import NoteList
 
 # Profiles indexed from the tonic. Krumhansl & Kessler (1982) probe-tone ratings, and Temperley's
-# (2001, Kostka-Payne) corpus profile: Temperley's sharper contrast between scale and chromatic tones
-# suits sparse melodies; the mixture below was chosen on the tuning half of the benchmark.
+# (2001, Kostka-Payne) corpus profile. Both are kept so the benchmark can mix them; on the tuning half
+# Temperley's alone won (its sharper contrast between scale and chromatic tones suits sparse melodies).
 KRUMHANSL_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KRUMHANSL_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 TEMPERLEY_MAJOR = np.array([0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400])
@@ -28,8 +28,8 @@ MODES = ("major", "minor")
 class KeyParams:
     """Weights of the evidence; defaults are the values tuned in bench/key_accuracy.py."""
 
-    temperley_weight: float = 0.5  # 0 = Krumhansl-Kessler only, 1 = Temperley only
-    final_weight: float = 0.25  # bonus to keys whose tonic is the final bass note
+    temperley_weight: float = 1.0  # 0 = Krumhansl-Kessler only, 1 = Temperley only
+    final_weight: float = 0.2  # bonus to keys whose tonic is the final bass note
     first_weight: float = 0.05  # bonus to keys whose tonic is the first bass note
     final_chord_weight: float = 0.1  # bonus to the mode whose third sounds in the final sonority
     ending_weight: float = 0.0  # weight of the last few quarters' pitch classes next to the whole piece's

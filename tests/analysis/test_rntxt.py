@@ -1,0 +1,34 @@
+"""Our chords against expert Roman-numeral analyses from the music21 corpus (bench/chord_accuracy.py)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("music21")
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "chord_accuracy.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("chord_accuracy", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "name,min_root,min_quality",
+    [
+        ("riemenschneider001.rntxt", 0.75, 0.65),  # Aus meines Herzens Grunde, BWV 269
+        ("madrigal.3.1.rntxt", 0.7, 0.6),  # Monteverdi, La Giovinetta Pianta
+    ],
+)
+def test_chords_agree_with_the_analysis(tmp_path, name, min_root, min_quality):
+    bench = load_bench()
+    rntxt = next(f for f in bench.rntxt_files() if f.name == name)
+    piece, spans = bench.load_pair(rntxt, tmp_path)
+    assert len(spans) > 40
+    r = bench.rates(bench.compare(piece, spans))
+    assert r["root"] >= min_root, r
+    assert r["root_quality"] >= min_quality, r
