@@ -1,0 +1,151 @@
+"""Retrieval encoder latency: one text query (p50/p99, tokenisation included) for torch eager, ONNX fp32
+and ONNX int8 in the same run, and MIDI clip encode throughput (clips/s).
+
+    .venv/bin/python bench/encode.py --model runs/retrieval/best --onnx runs/retrieval/export [--data corpus]
+
+--model is a training checkpoint dir (torch eager column); --onnx an export dir holding text_encoder.onnx and
+text_encoder.int8.onnx (and the MIDI towers). Rows whose files are missing are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no spinning on a shared machine
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+QUERIES = [
+    "a sad piano melody in A minor", "lively Irish jig on the fiddle in D major", "slow chorale for choir",
+    "Could you play something calm for string quartet? G major, 3/4.", "fast reel, tin whistle, E dorian",
+    "a solemn Renaissance motet with interweaving voices", "waltz in F major at 90 BPM", "a gentle lullaby",
+]
+
+
+def percentiles(fn, n: int, warmup: int = 5) -> dict:
+    for i in range(warmup):
+        fn(QUERIES[i % len(QUERIES)])
+    times = []
+    for i in range(n):
+        t = time.perf_counter()
+        fn(QUERIES[i % len(QUERIES)])
+        times.append((time.perf_counter() - t) * 1000)
+    return {"p50_ms": round(float(np.percentile(times, 50)), 2), "p99_ms": round(float(np.percentile(times, 99)), 2)}
+
+
+def onnx_text(onnx_dir: Path, file: str, threads: int):
+    from bridge.inference.retrieval import load_text_tokenizer, make_session, tokenize_texts
+
+    session = make_session(onnx_dir / file, ["CPUExecutionProvider"], threads)
+    tok = load_text_tokenizer(onnx_dir / "tokenizer.json")
+
+    def encode(text: str) -> np.ndarray:
+        ids, mask = tokenize_texts(tok, [text])
+        return session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+    return encode
+
+
+def clip_ids(data: Path | None, tokenizer, max_len: int, n: int) -> list[np.ndarray]:
+    from bridge.music import load_midi
+    from bridge.paths import examples_dir
+    from bridge.tokens import crop_ids, tokenize_piece
+
+    if data is not None:
+        from models.retrieval.data import TokenCache, read_clips, usable
+
+        clips = read_clips(data, ("test",))[:n]
+        cache = TokenCache(data, tokenizer)
+        cache.ensure([c.location for c in clips])
+        return [crop_ids(cache.get(c.location), max_len, bar=-1) for c in usable(clips, cache)]
+    ids = tokenize_piece(load_midi(examples_dir() / "chorale.mid"), tokenizer)
+    return [crop_ids(ids[(7 * i) % max(1, len(ids) - max_len):], max_len, bar=-1) for i in range(n)]
+
+
+def throughput(encode, seqs: list[np.ndarray], repeats: int = 2) -> float:
+    encode(seqs[:8])
+    t = time.perf_counter()
+    for _ in range(repeats):
+        encode(seqs)
+    return round(repeats * len(seqs) / (time.perf_counter() - t), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path("runs/retrieval/best"))
+    parser.add_argument("--onnx", type=Path, default=Path("runs/retrieval/export"))
+    parser.add_argument("--data", type=Path, default=None, help="corpus: time real test clips")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--clips", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    import onnxruntime as ort
+
+    from bridge.inference.retrieval import make_session
+    from bridge.tokens import load_tokenizer, pad_batch
+
+    report: dict = {"threads": args.threads, "text_query": {}, "midi_clips_per_s": {}, "notes": []}
+    rows = [("onnx fp32", "text_encoder.onnx"), ("onnx int8", "text_encoder.int8.onnx")]
+    if (args.model / "model.pt").is_file():
+        import torch
+
+        from models.retrieval.torch_encoders import TorchRetrievalEncoders
+
+        torch.set_num_threads(args.threads)
+        enc = TorchRetrievalEncoders(args.model)
+        report["text_query"]["torch eager"] = percentiles(lambda q: enc.encode_text([q]), args.queries)
+    else:
+        report["notes"].append(f"no checkpoint at {args.model}: torch eager skipped")
+        enc = None
+    for label, file in rows:
+        if (args.onnx / file).is_file():
+            report["text_query"][label] = percentiles(onnx_text(args.onnx, file, args.threads), args.queries)
+        else:
+            report["notes"].append(f"no {file} in {args.onnx}: {label} skipped")
+
+    tokenizer = load_tokenizer(args.onnx if (args.onnx / "midi_tokenizer.json").is_file() else args.model)
+    max_len = json.loads((args.onnx / "midi_encoder.json").read_text())["max_len"] if (
+        args.onnx / "midi_encoder.json").is_file() else 256
+    seqs = clip_ids(args.data, tokenizer, max_len, args.clips)
+    report["midi_clips"] = {"n": len(seqs), "mean_tokens": round(float(np.mean([len(s) for s in seqs])), 1)}
+    if enc is not None:
+        report["midi_clips_per_s"]["torch eager"] = throughput(lambda s: enc.encode_token_ids(s), seqs)
+    for label, file in (("onnx fp32", "midi_encoder.onnx"), ("onnx int8", "midi_encoder.int8.onnx")):
+        if not (args.onnx / file).is_file():
+            report["notes"].append(f"no {file} in {args.onnx}: MIDI {label} skipped")
+            continue
+        session = make_session(args.onnx / file, ["CPUExecutionProvider"], args.threads)
+
+        def encode(batch_seqs, session=session):
+            for lo in range(0, len(batch_seqs), 32):
+                session.run(None, {"ids": pad_batch(batch_seqs[lo : lo + 32], max_len)})
+
+        report["midi_clips_per_s"][label] = throughput(encode, seqs)
+    report["onnxruntime"] = ort.__version__
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"single text query, tokenisation included, {args.threads} threads:")
+    print("| | p50 ms | p99 ms |\n|---|---|---|")
+    for label, r in report["text_query"].items():
+        print(f"| {label} | {r['p50_ms']} | {r['p99_ms']} |")
+    print(f"\nMIDI clip encode ({report['midi_clips']['n']} clips, mean {report['midi_clips']['mean_tokens']} tokens,"
+          " batch 32):")
+    for label, v in report["midi_clips_per_s"].items():
+        print(f"  {label}: {v} clips/s")
+    for note in report["notes"]:
+        print("note:", note)
+
+
+if __name__ == "__main__":
+    main()
