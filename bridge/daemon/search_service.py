@@ -68,12 +68,14 @@ def parse_filters(filters: tuple[str, ...]) -> dict[str, Any]:
 
 
 def make_executor(mode: str) -> Executor:
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+    json_log = any(type(h.formatter).__name__ == "JsonFormatter" for h in logging.getLogger().handlers)
     if mode == "process":
         # spawn, never fork: the daemon has JACK and rtmidi threads that a forked child must not inherit.
         return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker.init_worker)
+                                   initializer=worker.init_worker, initargs=(level, json_log, True))
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="midibridge-search",
-                              initializer=worker.init_worker)
+                              initializer=worker.init_worker, initargs=(level, json_log, False))
 
 
 class SearchService:

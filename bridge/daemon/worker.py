@@ -31,9 +31,14 @@ class LibrarySpec:
     index_bundled: bool = True
 
 
-def init_worker() -> None:
+def init_worker(log_level: str = "INFO", json_log: bool = False, process: bool = True) -> None:
     """Searches are bulk work: never real-time priority, even when the daemon runs SCHED_FIFO. Ctrl-C in a
-    terminal reaches the whole process group; only the daemon decides when its worker stops."""
+    terminal reaches the whole process group; only the daemon decides when its worker stops. A spawned
+    worker logs like the daemon, each repeated warning once."""
+    if process:
+        from bridge.daemon import logs
+
+        logs.configure(log_level, json_log, once=True)
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # not the main thread: a thread worker
