@@ -55,8 +55,9 @@ def percentiles(ms: list[float]) -> dict:
     return {"p50_ms": round(float(np.percentile(a, 50)), 3), "p99_ms": round(float(np.percentile(a, 99)), 3)}
 
 
-def exact_top(matrix: np.ndarray, q: np.ndarray, k: int = K) -> np.ndarray:
-    scores = matrix @ q
+def exact_top(matrix: np.ndarray, q: np.ndarray, k: int = K, blas: bool = False) -> np.ndarray:
+    """The library's exact search: one mat-vec (einsum, single-threaded; or BLAS `@`) + argpartition."""
+    scores = matrix @ q if blas else np.einsum("ij,j->i", matrix, q)
     idx = np.argpartition(-scores, k)[:k]
     return idx[np.argsort(-scores[idx])]
 
@@ -66,12 +67,16 @@ def bench_vectors(n: int, queries: int, ann: bool) -> dict:
     data = clustered_vectors(n)
     qs = clustered_vectors(queries, seed=1)
     row: dict = {"vectors": n, "gen_s": round(time.perf_counter() - t, 1), "matrix_mb": round(data.nbytes / 1e6, 1)}
-    exact_ms, truth = [], []
-    for q in qs:
-        t = time.perf_counter()
-        truth.append(exact_top(data, q))
-        exact_ms.append((time.perf_counter() - t) * 1e3)
-    row["exact"] = percentiles(exact_ms)
+    truth = []
+    for name, blas in (("exact_einsum", False), ("exact_blas", True)):
+        ms = []
+        for q in qs:
+            t = time.perf_counter()
+            top = exact_top(data, q, blas=blas)
+            ms.append((time.perf_counter() - t) * 1e3)
+            if not blas:
+                truth.append(top)
+        row[name] = percentiles(ms)
     row["rss_mb_exact"] = round(rss_mb())
     if ann:
         row["hnsw"] = bench_usearch(data, qs, truth)
@@ -83,23 +88,26 @@ def bench_vectors(n: int, queries: int, ann: bool) -> dict:
 def bench_usearch(data: np.ndarray, qs: np.ndarray, truth: list[np.ndarray]) -> dict:
     from usearch.index import Index
 
-    index = Index(ndim=data.shape[1], metric="ip", dtype="f32", connectivity=16, expansion_add=128, expansion_search=64)
+    index = Index(ndim=data.shape[1], metric="ip", dtype="f16", connectivity=16, expansion_add=64)
     t = time.perf_counter()
     index.add(np.arange(len(data)), data, threads=2)
     build_s = time.perf_counter() - t
-    ms, recall = [], []
-    for q, true in zip(qs, truth):
-        t = time.perf_counter()
-        found = index.search(q, K, threads=1)
-        ms.append((time.perf_counter() - t) * 1e3)
-        recall.append(len(set(found.keys.tolist()) & set(true.tolist())) / K)
-    return {
-        **percentiles(ms),
-        "recall_at_10": round(float(np.mean(recall)), 4),
+    out: dict = {
+        "params": "usearch f16 M=16 ef_add=64",
         "build_s": round(build_s, 1),
         "build_vectors_per_s": round(len(data) / build_s),
-        "params": "M=16 ef_add=128 ef_search=64 f32",
+        "index_mb": round(index.memory_usage / 1e6, 1),
     }
+    for ef in (64, 256):
+        index.expansion_search = ef
+        ms, recall = [], []
+        for q, true in zip(qs, truth):
+            t = time.perf_counter()
+            found = index.search(q, K, threads=1)
+            ms.append((time.perf_counter() - t) * 1e3)
+            recall.append(len(set(found.keys.tolist()) & set(true.tolist())) / K)
+        out[f"ef_search_{ef}"] = {**percentiles(ms), "recall_at_10": round(float(np.mean(recall)), 4)}
+    return out
 
 
 # ---- end to end through Library --------------------------------------------------------------------
@@ -204,15 +212,16 @@ def bench_library(n_windows: int, queries: int) -> dict:
         load_ms = (time.perf_counter() - t) * 1e3
         for text in texts:  # warm-up: first ORT runs allocate
             lib.search_with_info(SearchQuery(text=text))
-        total, encode = [], []
+        total, encode, cpu = [], [], []
         for i in range(queries):
             text = texts[i % len(texts)]
             t = time.perf_counter()
             encoder.encode_text([text])
             encode.append((time.perf_counter() - t) * 1e3)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             result = lib.search_with_info(SearchQuery(text=text, k=10))
             total.append((time.perf_counter() - t) * 1e3)
+            cpu.append((time.process_time() - c) * 1e3)
         assert result.ranking == "embedding" and len(result.hits) == 10
         lib.close()
     return {
@@ -220,6 +229,9 @@ def bench_library(n_windows: int, queries: int) -> dict:
         "model": getattr(encoder, "name", "?") if real else None,
         "text_encoding_included": real,
         "text_query": percentiles(total),
+        # CPU time of the same queries (all threads): what a query costs when it gets the cores to itself,
+        # a load-independent figure on a shared machine (process_time ticks coarsely: read p50 with care).
+        "text_query_cpu": percentiles(cpu),
         "text_encoding_alone": percentiles(encode) if real else None,
         "snapshot_load_ms": round(load_ms, 1),
         "index_write_s": round(write_s, 1),
@@ -285,7 +297,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000", help="comma-separated vector counts")
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--no-ann", action="store_true", help="exact search only")
+    ap.add_argument("--ann-max", type=int, default=100_000, help="build HNSW only up to this many vectors")
     ap.add_argument("--library-windows", type=int, default=10_000)
     ap.add_argument("--index-files", type=int, default=300)
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "midibridge-bench-midi")
@@ -299,7 +311,7 @@ def main() -> None:
         results["vectors"] = []
         for n in (int(s) for s in args.sizes.split(",")):
             q = args.queries if n <= 100_000 else max(30, args.queries // 4)
-            results["vectors"].append(bench_vectors(n, q, ann=not args.no_ann))
+            results["vectors"].append(bench_vectors(n, q, ann=n <= args.ann_max))
     if "library" not in skip:
         results["library"] = bench_library(args.library_windows, args.queries)
         log.info("library: %s", results["library"])
