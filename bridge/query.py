@@ -142,7 +142,7 @@ class Constraints:
     def to_dict(self) -> dict:
         lo_hi = None
         if self.tempo:
-            lo_hi = [self.tempo[0], None if math.isinf(self.tempo[1]) else self.tempo[1]]
+            lo_hi = [round(self.tempo[0], 2), None if math.isinf(self.tempo[1]) else round(self.tempo[1], 2)]
         return {
             "key": self.key_name,
             "mode": self.mode,

@@ -28,7 +28,7 @@ def _load_encoder(model_dir: Path | None):
 
     model_dir = model_dir or default_model_dir()
     if not (model_dir / TEXT_CONFIG).is_file():
-        log.warning("no retrieval model at %s: indexing metadata only, search ranks by features", model_dir)
+        log.info("no retrieval model at %s", model_dir)
         return None
     from bridge.inference import RetrievalEncoders
 
@@ -121,6 +121,8 @@ def index(dirs: tuple[Path, ...], db: Path | None, workers: int, report: bool, n
         f"{result.windows} windows, {result.embedded} embedded in {result.seconds:.1f}s "
         f"({result.files_per_second:.1f} files/s)"
     )
+    if result.model is None and not no_embed:
+        click.echo("no retrieval model installed: indexed metadata only (search ranks by features)", err=True)
     issues = result.issues
     if report:
         _print_issues(issues)
@@ -223,8 +225,6 @@ def _print_hits(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    for w in result.warnings:
-        click.echo(f"note: {w}", err=True)
     if not result.hits:
         click.echo("no matches (is the library indexed? `midibridge index DIR`)")
         return
