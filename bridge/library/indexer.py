@@ -62,7 +62,15 @@ def plan_run(
             unchanged += 1
         else:
             candidates.append(st)
-    vanished = {p: row for p, row in indexed.items() if p not in walked and (is_under(p, roots) or not exists(p))}
+    # A folder that is missing altogether is more likely an unmounted drive than deleted music: its
+    # files stay indexed (and searchable by metadata) until the folder is back or removed on purpose.
+    present = [r for r in roots if exists(r)]
+    absent = [r for r in roots if r not in present]
+
+    def gone(p: str) -> bool:
+        return p not in walked and not is_under(p, absent) and (is_under(p, present) or not exists(p))
+
+    vanished = {p: row for p, row in indexed.items() if gone(p)}
     vanished_by_hash: dict[str, list[str]] = {}
     for p, (_fid, _size, _mtime, h) in vanished.items():
         vanished_by_hash.setdefault(h, []).append(p)
@@ -83,7 +91,7 @@ def plan_run(
             restat.append((vanished.pop(gone)[0], st.path, st))
         else:
             analyse.append(st.path)
-    stale_skips = [p for p in skipped if p not in walked and (is_under(p, roots) or not exists(p))]
+    stale_skips = [p for p in skipped if gone(p)]
     return Plan(sorted(analyse), restat, sorted(vanished) + stale_skips, unchanged, len(walked))
 
 
@@ -109,6 +117,9 @@ def run_index(
     with store.Transaction(conn):
         store.add_roots(conn, roots)
     walked = walk_midi_files(roots)
+    for r in roots:
+        if not os.path.isdir(r) and not os.path.isfile(r):
+            log.warning("folder %s is missing (unmounted?): its files stay in the index", r)
     plan = plan_run(walked, store.file_states(conn), store.skipped_states(conn), roots)
     report.files_seen, report.unchanged = plan.seen, plan.unchanged
     log.info(

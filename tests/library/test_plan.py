@@ -12,7 +12,7 @@ def _walk(**files):
 
 def _run(walked, indexed, skipped=None, hashes=None):
     hashes = hashes or {}
-    return plan_run(walked, indexed, skipped or {}, [ROOT], hasher=lambda p: hashes[p], exists=lambda p: False)
+    return plan_run(walked, indexed, skipped or {}, [ROOT], hasher=lambda p: hashes[p], exists=lambda p: p == ROOT)
 
 
 def test_unchanged_files_are_not_reopened():
@@ -51,4 +51,11 @@ def test_unchanged_bad_file_is_not_retried_but_a_fixed_one_is():
 
 def test_files_outside_the_walked_roots_stay_if_they_exist():
     plan = plan_run({}, {"/other/x.mid": (1, 1, 1, "h")}, {}, [ROOT], hasher=str, exists=lambda p: True)
+    assert plan.remove == []
+
+
+def test_files_of_a_missing_folder_are_kept():
+    """An unmounted drive must not wipe its part of the index."""
+    indexed = {f"{ROOT}/a.mid": (1, 10, 1, "h1")}
+    plan = plan_run({}, indexed, {}, [ROOT], hasher=str, exists=lambda p: False)
     assert plan.remove == []
