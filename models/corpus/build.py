@@ -117,11 +117,17 @@ def build_corpus(cfg: BuildConfig, progress: Progress | None = None, midi_dirs: 
 def _ingest(cfg, root, cache_dir, runner, progress, midi_dirs):
     collections = [collection_by_name(n) for n in cfg.collections]
     tasks: list[tuple[Collection, Path, Path, Path]] = []
+    skipped: list[dict] = []
     for c in collections:
         files = c.files(root)
+        if c.fmt == "score" and cfg.max_score_cost:
+            costly = [f for f in files if _parse_cost(f) > cfg.max_score_cost]
+            skipped += [{"source": str(f.relative_to(root)), "reason": f"skipped: score too slow to parse "
+                         f"({f.stat().st_size / 1e3:.0f} kB > max_score_cost)"} for f in costly]
+            files = [f for f in files if f not in costly]
         if cfg.limit_per_collection:
-            # A few files are enough for a limited build; ABC files hold many tunes each.
-            files = files[: cfg.limit_per_collection] if c.fmt == "score" else files[:1]
+            # A limited build (tests, trials) reads the smallest few files: fastest to parse.
+            files = sorted(files, key=lambda f: (f.stat().st_size, f.name))[: cfg.limit_per_collection]
         tasks += [(c, f, root, cache_dir) for f in files]
     # Big scores first so one slow Beethoven quartet does not finish alone at the end.
     tasks.sort(key=lambda t: -t[1].stat().st_size)
@@ -129,7 +135,7 @@ def _ingest(cfg, root, cache_dir, runner, progress, midi_dirs):
     midi_files = [p for d in midi_dirs for p in sorted(Path(d).rglob("*")) if p.suffix.lower() in (".mid", ".midi")]
     results += runner.map(_midi_task, [(p, Path(p).parent, cache_dir) for p in midi_files], "ingest midi", progress)
     pieces: list[SourcePiece] = []
-    reports: list[dict] = []
+    reports: list[dict] = list(skipped)
     cached = 0
     for r in results:
         pieces.extend(r.pieces)
@@ -151,6 +157,10 @@ def _ingest(cfg, root, cache_dir, runner, progress, midi_dirs):
             seen.add(p.piece_id)
             selected.append(p)
     return selected, reports, cached, len(tasks) + len(midi_files)
+
+
+def _parse_cost(path: Path) -> int:
+    return path.stat().st_size * (8 if path.suffix == ".mxl" else 1)
 
 
 def _clip_all(cfg: BuildConfig, pieces: list[SourcePiece], runner: _Runner, progress) -> list[PieceResult]:

@@ -30,6 +30,9 @@ class BuildConfig:
     split_fractions: tuple[float, float, float] = (0.90, 0.05, 0.05)
     seed: str = "midibridge-corpus-v1"
     whole_max_bars: int = 16  # pieces this short become one "whole" clip
+    # Skip score files whose parse would be too slow (bytes, compressed .mxl counted x8): music21 takes
+    # minutes on a 1 MB trecento Gloria or a Beethoven quartet, for a handful of clips.
+    max_score_cost: int = 400_000
     extra: dict = field(default_factory=dict)
 
     def max_clips(self, collection: str) -> int:

@@ -121,6 +121,7 @@ def clip_record(location: str, ctx: ClipContext, piece: Piece, analysis: PieceAn
         "bars": ctx.bars,
         "instrument_summary": list(gm_names),
         "instruments": list(words),
+        "ensemble": ctx.lead,
         "chord_summary": list(chords),
         "chord_source": chord_source,
         "mood": moods,
