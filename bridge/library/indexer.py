@@ -269,8 +269,9 @@ def analyse_all(paths: list[str], workers: int, want_pieces: bool) -> Iterator[F
                         inflight[pool.submit(analyse_file, p, want_pieces)] = p
                     finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
                     for fut in finished:
-                        path = inflight.pop(fut)
-                        yield fut.result()
+                        result = fut.result()  # raises BrokenProcessPool while `fut` is still in flight
+                        del inflight[fut]
+                        yield result
             except BrokenProcessPool:
                 suspects.extend(inflight.values())
                 log.warning("an analysis worker died; retrying %d files one by one", len(suspects))

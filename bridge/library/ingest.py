@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ log = logging.getLogger(__name__)
 
 DRUM_PROGRAM = 128  # drums get their own "program" so one bitmask covers every instrument
 
-# Test hook: seconds to sleep per analysed file, so a test can kill an index run mid-way.
+# Test hooks: seconds to sleep per analysed file (so a test can kill an index run mid-way), and a file
+# name on which a worker process dies as if the parser had crashed.
 ENV_SLOW = "MIDIBRIDGE_INDEX_TEST_DELAY"
+ENV_CRASH = "MIDIBRIDGE_INDEX_TEST_CRASH_ON"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ def analyse_file(path: str, want_pieces: bool = False) -> FileResult:
     delay = float(os.environ.get(ENV_SLOW, "0") or 0)
     if delay:
         time.sleep(delay)
+    crash_on = os.environ.get(ENV_CRASH)
+    if crash_on and os.path.basename(path) == crash_on and multiprocessing.parent_process() is not None:
+        os._exit(70)  # only ever in a worker process
     try:
         st = os.stat(path)
     except OSError as e:

@@ -151,3 +151,12 @@ def test_one_index_run_at_a_time(tmp_path, library_dir):
     with Library.open(tmp_path / "db") as lib, lib._index_lock():
         with pytest.raises(LibraryBusy):
             lib.index([library_dir])
+
+
+def test_a_worker_that_dies_skips_only_the_file_that_killed_it(tmp_path, library_dir, monkeypatch):
+    monkeypatch.setenv("MIDIBRIDGE_INDEX_TEST_CRASH_ON", "chorale.mid")
+    with Library.open(tmp_path / "db") as lib:
+        report = lib.index([library_dir], workers=2)
+        issues = {Path(i.path).name: i.reason for i in lib.report()}
+    assert issues == {"chorale.mid": "the MIDI parser crashed on it"}
+    assert report.added == len(list(library_dir.glob("*.mid"))) - 1
