@@ -160,3 +160,38 @@ def test_a_worker_that_dies_skips_only_the_file_that_killed_it(tmp_path, library
         issues = {Path(i.path).name: i.reason for i in lib.report()}
     assert issues == {"chorale.mid": "the MIDI parser crashed on it"}
     assert report.added == len(list(library_dir.glob("*.mid"))) - 1
+
+
+def test_searches_from_threads_while_indexing(tmp_path, library_dir, monkeypatch):
+    """The daemon searches from worker threads; an index run may commit batches meanwhile."""
+    import threading
+
+    db = tmp_path / "db"
+    with Library.open(db) as lib:
+        lib.index([library_dir], workers=1)
+    for i in range(12):
+        shutil.copy(next(library_dir.glob("chorale_*.mid")), library_dir / f"more_{i}.mid")
+    monkeypatch.setenv("MIDIBRIDGE_INDEX_TEST_BATCH_DELAY", "0.05")
+    monkeypatch.setattr("bridge.library.indexer.BATCH_FILES", 2)  # many commits, many snapshot reloads
+    errors: list[BaseException] = []
+    counts: list[int] = []
+    with Library.open(db) as lib:
+        indexer = threading.Thread(target=lambda: lib.index([library_dir], workers=1))
+        indexer.start()
+
+        def searching():
+            try:
+                while indexer.is_alive():
+                    counts.append(len(lib.search(SearchQuery(text="chorale in D major", k=500))))
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        searchers = [threading.Thread(target=searching) for _ in range(2)]
+        for t in searchers:
+            t.start()
+        indexer.join()
+        for t in searchers:
+            t.join()
+        final = len(lib.search(SearchQuery(text="x", k=500)))
+    assert not errors, errors
+    assert counts and min(counts) >= 1 and final >= max(counts)
