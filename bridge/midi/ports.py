@@ -68,7 +68,8 @@ class MidiIO:
     def open(self) -> None:
         self._open()
         self.opened = True
-        log.info("MIDI backend %s open: %s", self.backend, ", ".join(self.own_port_names()))
+        if self.own_port_names():
+            log.info("MIDI backend %s open: %s", self.backend, ", ".join(self.own_port_names()))
 
     def close(self, timeout: float = 1.0) -> None:
         """Release every sounding note, wait until the writer has sent the note-offs, then close."""
@@ -437,9 +438,27 @@ class RtMidiIO(MidiIO):
         table[port] = p
 
 
+def _jack_running(server: str | None) -> bool:
+    """Ask jack_lsp first: opening a client without a server makes libjack print to stderr."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("jack_lsp")
+    if exe is None:
+        return True  # cannot tell: let JackMidiIO try
+    env = dict(os.environ, JACK_NO_START_SERVER="1")
+    if server:
+        env["JACK_DEFAULT_SERVER"] = server
+    try:
+        return subprocess.run([exe], capture_output=True, timeout=3, env=env).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def open_midi(api: str = "auto", client_name: str = "midibridge", jack_server: str | None = None) -> MidiIO:
     """Open the requested backend; on failure return a NullMidiIO that says why (never raises)."""
     candidates: list[MidiIO]
+    problems: list[str] = []
     if api == "none":
         io: MidiIO = NullMidiIO("MIDI disabled (--midi-api none)", client_name)
         io.open()
@@ -449,9 +468,12 @@ def open_midi(api: str = "auto", client_name: str = "midibridge", jack_server: s
     elif api in RtMidiIO.APIS:
         candidates = [RtMidiIO(api, client_name)]
     else:  # auto: JACK when a server runs (sample-accurate), else the platform's own MIDI API
-        candidates = [JackMidiIO(client_name, jack_server), RtMidiIO("alsa", client_name),
-                      RtMidiIO("coremidi", client_name), RtMidiIO("winmm", client_name)]
-    problems = []
+        candidates = [RtMidiIO("alsa", client_name), RtMidiIO("coremidi", client_name),
+                      RtMidiIO("winmm", client_name)]
+        if _jack_running(jack_server):
+            candidates.insert(0, JackMidiIO(client_name, jack_server))
+        else:
+            problems.append(f"no JACK server {jack_server or os.environ.get('JACK_DEFAULT_SERVER') or 'default'!r}")
     for io in candidates:
         try:
             io.open()
