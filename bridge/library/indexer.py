@@ -299,4 +299,12 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload(["bridge.library.ingest"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    # The forkserver keeps the environment of the moment it started; workers get the caller's current one.
+    env = {k: v for k, v in os.environ.items() if k.startswith("MIDIBRIDGE_")}
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_env, initargs=(env,))
+
+
+def _worker_env(env: dict[str, str]) -> None:
+    for k in [k for k in os.environ if k.startswith("MIDIBRIDGE_") and k not in env]:
+        del os.environ[k]
+    os.environ.update(env)
