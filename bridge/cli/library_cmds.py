@@ -234,7 +234,7 @@ def _print_hits(result) -> None:
     for i, h in enumerate(result.hits, start=1):
         table.add_row(
             str(i),
-            h.file,
+            Path(h.file).name,  # the full path is in --json; a table cell of paths is unreadable
             f"{h.window_start_bar}-{h.window_end_bar}",
             f"{h.start_seconds:.1f}-{h.end_seconds:.1f}",
             f"{h.score:.3f}",

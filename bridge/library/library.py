@@ -10,9 +10,9 @@ safe too, since the indexer has its own connection.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
+import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -259,8 +259,8 @@ class _FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as e:
+            _lock(fd)
+        except OSError as e:
             os.close(fd)
             raise LibraryBusy(f"another `midibridge index` is running on {self.path.parent}") from e
         self._fd = fd
@@ -268,6 +268,25 @@ class _FileLock:
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            _unlock(self._fd)
             os.close(self._fd)
             self._fd = None
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
