@@ -100,7 +100,8 @@ def moods_of(mode: str, bpm: float, register: str, dynamics: str, category: str)
         else:
             moods += ["calm", "tender"]
     if category in ("chorale", "polyphony") and speed in ("slow", "moderate"):
-        moods.insert(0, "solemn")
+        # Sacred and vocal polyphony reads as solemn; "happy" would misdescribe a major-key mass.
+        moods = ["solemn", "sad" if minorish else "calm"]
     if dynamics in ("pp", "p") and "calm" not in moods:
         moods.append("calm")
     if register == "low" and minorish and "dark" not in moods:
@@ -181,6 +182,10 @@ def _groove_clause(w: _Words, facts: CaptionFacts) -> str:
     ))
 
 
+def _performed(lead: str) -> str:
+    return "sung by" if lead in ("voice", "choir") else "played by"
+
+
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -237,9 +242,9 @@ def _descriptive(w: _Words, f: CaptionFacts) -> str:
     lead = _lead_text(w, f)
     noun = _piece_noun(w, f)
     first = w.one((
-        f"This {speed} {noun} is played by {lead} in {f.key}{_groove_clause(w, f)}.",
-        f"Played on {lead}, this {speed} {noun} sits in {f.key}{_groove_clause(w, f)}.",
-        f"{f.key[0].upper()}{f.key[1:]} {noun} for {lead}, taken at a {speed} pace{_groove_clause(w, f)}.",
+        f"This {speed} {noun} is {_performed(f.lead)} {lead} in {f.key}{_groove_clause(w, f)}.",
+        f"Performed on {lead}, this {speed} {noun} sits in {f.key}{_groove_clause(w, f)}.",
+        f"{_cap(f.key)} {noun} for {lead}, taken at {_with_article(speed)} pace{_groove_clause(w, f)}.",
     ))
     sentences = [first]
     if f.moods:
@@ -286,8 +291,8 @@ def _scene(w: _Words, f: CaptionFacts) -> str:
         f"Something {mood} and {speed}: {_with_article(noun)} on {lead} in {f.key}{_groove_clause(w, f)}.",
         f"Imagine {_with_article(lead)} playing {_with_article(f'{mood} {noun}')} in {f.key}, {speed} and"
         f" {w.one(DYNAMICS_WORDS.get(f.dynamics, ('steady',)))}.",
-        f"{_cap(_with_article(f'{mood}, {speed} {noun}'))} in {f.key}, the kind of music a {lead} player"
-        f" might pick up at {_bpm_text(w, f.bpm)}{_groove_clause(w, f)}.",
+        f"{_cap(_with_article(f'{mood}, {speed} {noun}'))} in {f.key}, the kind of music {_with_article(lead)}"
+        f" might perform at {_bpm_text(w, f.bpm)}{_groove_clause(w, f)}.",
     )
     return w.one(options)
 

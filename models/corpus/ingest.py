@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from bridge.music import MidiFileError, Piece, TempoChange, load_midi, save_midi
-from models.corpus.keys import Key, key_from_signature_and_final, sharps_to_major_pc
+from models.corpus.keys import COMMON_MODES, Key, key_from_signature_and_final, sharps_to_major_pc
 from models.corpus.sources import Collection, essen_origin
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,8 @@ def _ingest_score(collection: Collection, path: Path, rel: str, folder: Path, st
     if collection.category == "chorale" and piece.key_signatures:
         final = final_bass_pc(piece)
         if final is not None:
-            key = key_from_signature_and_final(sharps_to_major_pc(piece.key_signatures[0].sharps), final)
+            key = key_from_signature_and_final(sharps_to_major_pc(piece.key_signatures[0].sharps), final,
+                                               (*COMMON_MODES, "phrygian"))
             key_source = "chorale"
     title = path.stem if collection.name != "classical" else f"{path.parent.name} {path.stem}"
     return [

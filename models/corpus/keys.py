@@ -92,10 +92,17 @@ def parse_abc_key(field: str) -> tuple[Key | None, bool]:
     return Key(pc % 12, mode), bool(word)
 
 
-def key_from_signature_and_final(major_pc: int, final_pc: int) -> Key:
-    """The mode whose tonic is the final note within the key signature; major when the final is foreign."""
+COMMON_MODES = ("major", "minor", "dorian", "mixolydian")
+
+
+def key_from_signature_and_final(major_pc: int, final_pc: int, modes: tuple[str, ...] = COMMON_MODES) -> Key:
+    """The mode whose tonic is the final note within the key signature.
+
+    Only `modes` are believed: a tune "ending" on the leading note is an open ending, not locrian, so
+    any other final falls back to the signature's major key.
+    """
     offset = (final_pc - major_pc) % 12
-    for mode, mode_offset in MODE_OFFSET.items():
-        if mode_offset == offset:
+    for mode in modes:
+        if MODE_OFFSET[mode] == offset:
             return Key(final_pc % 12, mode)
     return Key(major_pc % 12, "major")

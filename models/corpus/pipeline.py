@@ -19,8 +19,9 @@ from models.corpus.accompaniment import MmaError, bar_chords, groove_options, re
 from models.corpus.clips import ClipSpec, plan_clips
 from models.corpus.config import BuildConfig
 from models.corpus.ingest import SourcePiece
-from models.corpus.keys import Key, pc_in_key
+from models.corpus.keys import COMMON_MODES, Key, pc_in_key
 from models.corpus.labels import ClipContext, chord_summary, clip_record, friendly_name
+from models.corpus.sources import collection_by_name, essen_origin
 from models.corpus.variety import (
     CHORAL_ENSEMBLES,
     CLASSICAL_ENSEMBLES,
@@ -55,6 +56,19 @@ def process_piece(sp: SourcePiece, cfg: BuildConfig) -> PieceResult:
         log.exception("failed on %s", sp.piece_id)
         reason = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
         return PieceResult(sp.piece_id, sp.collection, (), ({"source": sp.source_file, "reason": reason},))
+
+
+_BELIEVED_MODES = {"chorale": (*COMMON_MODES, "phrygian")}
+
+
+def _genre(sp: SourcePiece) -> str:
+    """Genre words from the current source table (cached pieces keep the words they were parsed with)."""
+    if sp.collection == "essen":
+        return f"{essen_origin(Path(sp.source_file.split('#')[0]).name)} folk song"
+    try:
+        return collection_by_name(sp.collection).genre
+    except KeyError:
+        return sp.genre
 
 
 def _base_lead(sp: SourcePiece, piece: Piece) -> str:
@@ -93,6 +107,9 @@ def _process(sp: SourcePiece, cfg: BuildConfig) -> PieceResult:
     if sp.category == "folk":
         piece = with_program(piece, sp.default_program)
     key = Key(sp.tonic_pc, sp.mode) if sp.key is not None and sp.tonic_pc is not None and sp.mode else None
+    if key is not None and key.mode not in _BELIEVED_MODES.get(sp.category, COMMON_MODES):
+        key = Key(key.major_pc, "major")  # e.g. an open ending on the leading note is not "locrian"
+    sp = replace(sp, genre=_genre(sp))
     specs = plan_clips(piece, cfg.max_clips(sp.collection), cfg.whole_max_bars, seed=f"{cfg.seed}|{sp.piece_id}")
     if not specs:
         return PieceResult(sp.piece_id, sp.collection, (),

@@ -44,7 +44,7 @@ COLLECTIONS: tuple[Collection, ...] = (
                "Ryan's Mammoth Collection (1883)", PUBLIC_DOMAIN, "fiddle tune"),
     Collection("aird", "folk", "abc", ("airdsAirs/*.abc",),
                "Aird's Selection of Scotch, English, Irish and Foreign Airs (1778-1803)", PUBLIC_DOMAIN,
-               "Scottish air"),
+               "Scottish tune"),
     Collection("miscfolk", "folk", "abc", ("miscFolk/*.abc",),
                "American fife tunes and Northumbrian Minstrelsy (19th century)", PUBLIC_DOMAIN, "folk tune"),
     Collection("nottingham", "folk", "abc", ("nottingham-dataset/*.abc",),
@@ -87,7 +87,7 @@ def music21_corpus_root() -> Path:
 ESSEN_ORIGINS = {
     "han": "Chinese", "irl": "Irish", "lot": "Lorraine", "lux": "Luxembourgish", "kinder": "German children's",
     "ballad": "Central European", "altdeu": "Old German", "boehme": "German", "dva": "German", "erk": "German",
-    "fink": "German", "zuccal": "German", "folkHaydn": "Croatian", "variant": "German",
+    "fink": "German", "zuccal": "German", "folkHaydn": "European", "variant": "German",
 }
 
 
