@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge import paths
-from bridge.library import ranking, store
+from bridge.library import ranking, snapshot_cache, store
 from bridge.library.indexer import Progress, issues, run_index
 from bridge.library.ingest import DRUM_PROGRAM
 from bridge.library.snapshot import Snapshot, load_snapshot
@@ -106,10 +106,35 @@ class Library:
             return snap
         with self._snapshot_lock:
             if self._snapshot is None or self._snapshot.generation != gen:
-                model = model_key(self.encoder) if self.encoder is not None else None
-                with self._conn_lock:
-                    self._snapshot = load_snapshot(self._conn, model)
+                self._snapshot = self._load_snapshot(gen)
             return self._snapshot
+
+    def _load_snapshot(self, gen: int) -> Snapshot:
+        """From the disk cache of this generation if there is one, else from SQLite (then cached)."""
+        model = model_key(self.encoder) if self.encoder is not None else None
+        with self._conn_lock:
+            db_id = store.get_meta(self._conn, "db_id")
+        cached = snapshot_cache.load(snapshot_cache.cache_path(self.db_dir, db_id, gen, model)) if db_id else None
+        if cached is not None and cached.generation == gen:
+            return cached
+        with self._conn_lock:
+            snap = load_snapshot(self._conn, model)
+        if db_id:
+            self._save_cache(snap, snapshot_cache.cache_path(self.db_dir, db_id, snap.generation, model))
+        return snap
+
+    def _save_cache(self, snap: Snapshot, path: Path) -> None:
+        """Only while no index run is writing (the lock): that generation is then the current one."""
+        try:
+            with self._index_lock():
+                with self._conn_lock:
+                    current = store.generation(self._conn)
+                if current == snap.generation:
+                    snapshot_cache.save(snap, path)
+        except LibraryBusy:
+            pass  # an index run is committing; the next load after it finishes writes the cache
+        except OSError as e:  # read-only folder, full disk: the cache is only an accelerator
+            log.info("cannot write the snapshot cache: %s", e)
 
     def search(self, query: SearchQuery) -> list[Hit]:
         return self.search_with_info(query).hits

@@ -11,6 +11,7 @@ import json
 import logging
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -98,6 +99,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 conn.execute(statement)
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+        # Identifies this database among rebuilt ones in the same folder (names snapshot cache files).
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('db_id', ?)", (uuid.uuid4().hex[:12],))
         conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
         conn.execute("COMMIT")
     except BaseException:

@@ -195,3 +195,24 @@ def test_searches_from_threads_while_indexing(tmp_path, library_dir, monkeypatch
         final = len(lib.search(SearchQuery(text="x", k=500)))
     assert not errors, errors
     assert counts and min(counts) >= 1 and final >= max(counts)
+
+
+def test_snapshot_cache_is_used_only_for_its_own_generation(tmp_path, library_dir):
+    db = tmp_path / "db"
+    query = SearchQuery(text="chorale", k=500)
+    with Library.open(db) as lib:
+        lib.index([library_dir], workers=1)
+        first = [h.to_dict() for h in lib.search(query)]
+    caches = list((db / "snapshots").glob("*.npz"))
+    assert len(caches) == 1
+    with Library.open(db) as lib:  # served from the cache file
+        assert [h.to_dict() for h in lib.search(query)] == first
+    caches[0].write_bytes(b"damaged")
+    with Library.open(db) as lib:  # a damaged cache is ignored (and rewritten)
+        assert [h.to_dict() for h in lib.search(query)] == first
+    shutil.copy(next(library_dir.glob("chorale_*.mid")), library_dir / "added.mid")
+    with Library.open(db) as lib:
+        lib.index(workers=1)
+        names = {Path(h.file).name for h in lib.search(query)}
+    assert "added.mid" in names
+    assert len(list((db / "snapshots").glob("*.npz"))) == 1  # older generations are deleted
