@@ -216,3 +216,13 @@ def test_snapshot_cache_is_used_only_for_its_own_generation(tmp_path, library_di
         names = {Path(h.file).name for h in lib.search(query)}
     assert "added.mid" in names
     assert len(list((db / "snapshots").glob("*.npz"))) == 1  # older generations are deleted
+
+
+def test_instrument_filter_and_instrument_words(indexed):
+    db = indexed[3]
+    with Library.open(db) as lib:
+        hits = lib.search(SearchQuery(text="x", instrument="choir", k=50))
+        assert hits and all(any("Choir" in i or "Voice" in i for i in h.instruments) for h in hits)
+        result = lib.search_with_info(SearchQuery(text="clarinet and choir", k=3))
+    top = result.hits[0]
+    assert set(top.matched) == {"instrument clarinet", "instrument choir"} and "Clarinet" in top.instruments
