@@ -6,6 +6,7 @@ never imports music21, torch or `models` at import time.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -59,6 +60,33 @@ def build(out: Path, limit_per_collection: int, workers: int, collections: str, 
         manifest = build_corpus(cfg, None, tuple(str(d) for d in midi_dirs))
         emit_json(manifest)
         return
+    if not sys.stderr.isatty():
+        manifest = build_corpus(cfg, _log_lines(), tuple(str(d) for d in midi_dirs))
+    else:
+        manifest = _build_with_bar(cfg, build_corpus, midi_dirs)
+    c = manifest["counts"]
+    click.echo(f"{c['clips']} clips from {c['pieces']} pieces in {manifest['build_seconds']:.0f}s "
+               f"({manifest['cached_source_files']}/{manifest['source_files']} source files cached); "
+               f"{c['reports']} skipped or capped inputs in {out / 'report.jsonl'}")
+
+
+def _log_lines():
+    """Progress for a build running under nohup: a timestamped line per stage every 5 %."""
+    import time
+
+    shown: dict[str, int] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        step = int(20 * done / max(1, total))
+        if shown.get(stage) != step:
+            shown[stage] = step
+            click.echo(f"{time.strftime('%H:%M:%S')} {stage}: {done}/{total}", err=True)
+            sys.stderr.flush()
+
+    return progress
+
+
+def _build_with_bar(cfg, build_corpus, midi_dirs):
     with _progress_bar() as bar:
         tasks: dict[str, int] = {}
 
@@ -67,11 +95,7 @@ def build(out: Path, limit_per_collection: int, workers: int, collections: str, 
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        manifest = build_corpus(cfg, progress, tuple(str(d) for d in midi_dirs))
-    c = manifest["counts"]
-    click.echo(f"{c['clips']} clips from {c['pieces']} pieces in {manifest['build_seconds']:.0f}s "
-               f"({manifest['cached_source_files']}/{manifest['source_files']} source files cached); "
-               f"{c['reports']} skipped or capped inputs in {out / 'report.jsonl'}")
+        return build_corpus(cfg, progress, tuple(str(d) for d in midi_dirs))
 
 
 @data_group.command("check")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from models.corpus.captions import FAMILIES, HELD_OUT_FAMILY, held_out_synonyms
 from models.corpus.config import BuildConfig
+from models.corpus.dedupe import find_duplicates, melody_fingerprint
 from models.corpus.ingest import IngestResult, SourcePiece, ingest_file, ingest_midi_file
 from models.corpus.pipeline import PieceResult, process_piece
 from models.corpus.sources import Collection, collection_by_name, music21_corpus_root
@@ -156,7 +157,18 @@ def _ingest(cfg, root, cache_dir, runner, progress, midi_dirs):
                 continue
             seen.add(p.piece_id)
             selected.append(p)
+    selected.sort(key=lambda p: p.piece_id)
+    fingerprints = [fp for batch in runner.map(_fingerprint_task, [[p.midi for p in c] for c in _chunks(selected, 200)],
+                                               "dedupe", progress) for fp in batch]
+    dupes = find_duplicates(selected, fingerprints)
+    reports += [{"source": p.source_file, "reason": f"duplicate of {dupes[p.piece_id]}"}
+                for p in selected if p.piece_id in dupes]
+    selected = [p for p in selected if p.piece_id not in dupes]
     return selected, reports, cached, len(tasks) + len(midi_files)
+
+
+def _fingerprint_task(paths: list[str]) -> list[str]:
+    return [melody_fingerprint(p) for p in paths]
 
 
 def _parse_cost(path: Path) -> int:
@@ -191,6 +203,8 @@ def _clip_all(cfg: BuildConfig, pieces: list[SourcePiece], runner: _Runner, prog
             done += len(batch)
             if progress:
                 progress("essen clips", min(essen_clips, budget), budget)
+    if progress:
+        progress("essen clips", budget, budget)
     # Trim to the budget by whole pieces (in their deterministic order), deleting their files.
     kept: list[PieceResult] = []
     total = 0
