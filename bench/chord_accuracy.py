@@ -1,7 +1,7 @@
 """Chord-recognition accuracy of `bridge.analysis` against the music21 corpus's Roman-numeral analyses.
 
 Each `.rntxt` file (20 Bach chorales by Riemenschneider number, 48 Monteverdi madrigals) is an expert
-analysis of a score in the same corpus. The score goes through MIDI into our `Piece`, `analyze_piece`
+analysis of a score in the same corpus. The score's notes become our `Piece`, `analyze_piece`
 labels its chords (per beat, with its own key estimate), and every analysed span is compared with the
 chord we report at each sixteenth inside it, so scores are weighted by time:
 
@@ -25,7 +25,7 @@ import re
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +36,7 @@ sys.path.insert(0, str(REPO))
 from bridge.analysis import analyze_piece  # noqa: E402
 from bridge.analysis.chords import ChordParams  # noqa: E402
 from bridge.analysis.qualities import QUALITIES, chord_tones  # noqa: E402
-from bridge.music import Piece  # noqa: E402
-from bridge.music.midi_file import load_midi_bytes  # noqa: E402
+from bridge.music import NoteList, Piece, TimeSignature  # noqa: E402
 
 TRIAD_OF = {
     "dominant7": "major",
@@ -103,37 +102,110 @@ def without_repeats(score):
     return score
 
 
-def analysis_spans(rntxt: Path) -> list[Span]:
+def analysis_spans(rntxt: Path) -> list[dict]:
+    """The analysis's chords by measure number and offset inside the measure, as the analyst counted."""
     from music21 import converter, roman
 
     analysis = converter.parse(rntxt, format="romantext")
     spans = []
-    for rn in analysis.flatten().getElementsByClass(roman.RomanNumeral):
-        if rn.quarterLength <= 0:
-            continue
-        root = rn.root().pitchClass
-        pcs = {p.pitchClass for p in rn.pitches}
-        spans.append(
-            Span(
-                float(rn.offset), float(rn.quarterLength), root, quality_of(root, pcs), rn.bass().pitchClass, rn.figure
+    for m in analysis.parts[0].getElementsByClass("Measure"):
+        for rn in m.getElementsByClass(roman.RomanNumeral):
+            if rn.quarterLength <= 0:
+                continue
+            root = rn.root().pitchClass
+            spans.append(
+                {
+                    "measure": int(m.number),
+                    "offset": float(rn.offset),
+                    "length": float(rn.quarterLength),
+                    "measure_length": float(m.duration.quarterLength),
+                    "root_pc": root,
+                    "quality": quality_of(root, {p.pitchClass for p in rn.pitches}),
+                    "bass_pc": rn.bass().pitchClass,
+                    "figure": rn.figure,
+                }
             )
-        )
     return spans
 
 
-def load_pair(rntxt: Path, cache: Path) -> tuple[Piece, list[Span]]:
-    """Parse with music21 once (seconds per file), then reuse the cached MIDI and spans."""
-    from music21 import midi
+def measure_map(score) -> dict[int, tuple[float, float]]:
+    """Measure number -> (offset, length) in the score, the same time line as its MIDI export."""
+    out = {}
+    for m in score.parts[0].getElementsByClass("Measure"):
+        out.setdefault(int(m.number), (float(m.offset), float(m.duration.quarterLength)))
+    return out
 
+
+def place(raw: list[dict], measures: dict[int, tuple[float, float]]) -> list[Span]:
+    """Spans on the score's time line. Aligning by measure number survives analyses that skip measures;
+    a score measure longer than the analysis's (some madrigal bars are 8 quarters under a 4/4 signature)
+    stretches its beats in proportion."""
+    spans = []
+    for r in raw:
+        if r["measure"] not in measures:
+            continue
+        offset, length = measures[r["measure"]]
+        scale = length / r["measure_length"] if r["measure_length"] > 0 else 1.0
+        start = offset + r["offset"] * scale
+        stop = min(offset + (r["offset"] + r["length"]) * scale, offset + length)
+        if stop > start:
+            spans.append(Span(start, stop - start, r["root_pc"], r["quality"], r["bass_pc"], r["figure"]))
+    return spans
+
+
+def score_notes(score) -> dict:
+    """Notes and meters read straight from the music21 score. Not through MIDI: music21 writes unisons
+    of different voices on one channel, and their note-offs then cut or stretch each other."""
+    notes = []
+    for track, part in enumerate(score.parts):
+        for n in part.flatten().stripTies().notes:
+            for p in n.pitches:
+                if n.quarterLength > 0:
+                    notes.append([float(n.offset), float(n.quarterLength), int(p.midi), track])
+    meters = [
+        [float(ts.offset), ts.numerator, ts.denominator]
+        for ts in score.parts[0].flatten().getElementsByClass("TimeSignature")
+    ]
+    return {"notes": notes, "meters": meters or [[0.0, 4, 4]]}
+
+
+def to_piece(data: dict) -> Piece:
+    cols = list(zip(*data["notes"]))
+    n = len(data["notes"])
+    notes = NoteList.from_columns(cols[0], cols[1], cols[2], [80] * n, [0] * n, [False] * n, cols[3])
+    meters = {round(t, 6): TimeSignature(t, num, den) for t, num, den in data["meters"]}
+    return Piece(notes=notes, time_signatures=tuple(meters[k] for k in sorted(meters)))
+
+
+def load_pair(rntxt: Path, cache: Path) -> tuple[Piece, list[Span]]:
+    """Parse with music21 once (seconds per file), then reuse the cached notes, analysis and measure map."""
     cache.mkdir(parents=True, exist_ok=True)
-    stem = f"{rntxt.parent.name}__{rntxt.stem}"
-    mid, js = cache / f"{stem}.mid", cache / f"{stem}.json"
-    if not (mid.exists() and js.exists()):
+    js = cache / f"{rntxt.parent.name}__{rntxt.stem}.json"
+    if not js.exists():
         score = without_repeats(score_for(rntxt))
-        mid.write_bytes(midi.translate.streamToMidiFile(score).writestr())
-        js.write_text(json.dumps([s.__dict__ for s in analysis_spans(rntxt)]))
-    spans = [Span(**d) for d in json.loads(js.read_text())]
-    return load_midi_bytes(mid.read_bytes()).without_key_signatures(), spans
+        data = {"spans": analysis_spans(rntxt), "measures": measure_map(score), **score_notes(score)}
+        js.write_text(json.dumps(data))
+    data = json.loads(js.read_text())
+    measures = {int(k): tuple(v) for k, v in data["measures"].items()}
+    piece = to_piece(data)
+    spans = place(data["spans"], measures)
+    shift = edition_shift(piece, spans)
+    if shift:
+        spans = [replace(s, root_pc=(s.root_pc + shift) % 12, bass_pc=(s.bass_pc + shift) % 12) for s in spans]
+    return piece, spans
+
+
+def edition_shift(piece: Piece, spans: list[Span]) -> int:
+    """Semitones from the analysed edition to the corpus score. A few corpus chorales are printed in
+    another key than the edition the analysis follows (Riemenschneider 14 and 17); the shift that best
+    matches the analysis's chord tones to the score's notes (never our chord labels) undoes it."""
+    analysed = np.zeros(12)
+    for s in spans:
+        if s.quality is not None:
+            analysed[list(chord_tones(s.root_pc, s.quality))] += s.duration
+    sounding = np.bincount(piece.notes.pitch % 12, weights=piece.notes.duration, minlength=12)
+    fits = [np.corrcoef(np.roll(analysed, k), sounding)[0, 1] for k in range(12)]
+    return int(np.argmax(fits))
 
 
 def our_chords(piece: Piece, params: ChordParams | None = None):

@@ -24,9 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 QUERIES = [
-    "a sad piano melody in A minor", "lively Irish jig on the fiddle in D major", "slow chorale for choir",
-    "Could you play something calm for string quartet? G major, 3/4.", "fast reel, tin whistle, E dorian",
-    "a solemn Renaissance motet with interweaving voices", "waltz in F major at 90 BPM", "a gentle lullaby",
+    "a sad piano melody in A minor",
+    "lively Irish jig on the fiddle in D major",
+    "slow chorale for choir",
+    "Could you play something calm for string quartet? G major, 3/4.",
+    "fast reel, tin whistle, E dorian",
+    "a solemn Renaissance motet with interweaving voices",
+    "waltz in F major at 90 BPM",
+    "a gentle lullaby",
 ]
 
 
@@ -67,7 +72,7 @@ def clip_ids(data: Path | None, tokenizer, max_len: int, n: int) -> list[np.ndar
         cache.ensure([c.location for c in clips])
         return [crop_ids(cache.get(c.location), max_len, bar=-1) for c in usable(clips, cache)]
     ids = tokenize_piece(load_midi(examples_dir() / "chorale.mid"), tokenizer)
-    return [crop_ids(ids[(7 * i) % max(1, len(ids) - max_len):], max_len, bar=-1) for i in range(n)]
+    return [crop_ids(ids[(7 * i) % max(1, len(ids) - max_len) :], max_len, bar=-1) for i in range(n)]
 
 
 def throughput(encode, seqs: list[np.ndarray], repeats: int = 2) -> float:
@@ -114,8 +119,11 @@ def main() -> None:
             report["notes"].append(f"no {file} in {args.onnx}: {label} skipped")
 
     tokenizer = load_tokenizer(args.onnx if (args.onnx / "midi_tokenizer.json").is_file() else args.model)
-    max_len = json.loads((args.onnx / "midi_encoder.json").read_text())["max_len"] if (
-        args.onnx / "midi_encoder.json").is_file() else 256
+    max_len = (
+        json.loads((args.onnx / "midi_encoder.json").read_text())["max_len"]
+        if (args.onnx / "midi_encoder.json").is_file()
+        else 256
+    )
     seqs = clip_ids(args.data, tokenizer, max_len, args.clips)
     report["midi_clips"] = {"n": len(seqs), "mean_tokens": round(float(np.mean([len(s) for s in seqs])), 1)}
     if enc is not None:
@@ -139,8 +147,10 @@ def main() -> None:
     print("| | p50 ms | p99 ms |\n|---|---|---|")
     for label, r in report["text_query"].items():
         print(f"| {label} | {r['p50_ms']} | {r['p99_ms']} |")
-    print(f"\nMIDI clip encode ({report['midi_clips']['n']} clips, mean {report['midi_clips']['mean_tokens']} tokens,"
-          " batch 32):")
+    print(
+        f"\nMIDI clip encode ({report['midi_clips']['n']} clips, mean {report['midi_clips']['mean_tokens']} tokens,"
+        " batch 32):"
+    )
     for label, v in report["midi_clips_per_s"].items():
         print(f"  {label}: {v} clips/s")
     for note in report["notes"]:

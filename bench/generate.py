@@ -63,10 +63,16 @@ def run(models, pieces: int, bars: int, prompt: str) -> dict:
         music_s += len(song.bars) * song.bar_quarters * 60.0 / song.tempo_bpm
     dt = time.perf_counter() - t
     tokens = models.backbone.tokens + models.melody.tokens
-    return {"pieces": pieces, "bars": bars, "seconds": round(dt, 3), "tokens": tokens,
-            "tokens_per_s": round(tokens / dt, 1), "music_seconds": round(music_s, 1),
-            "real_time_factor": round(music_s / dt, 2),
-            "time_to_first_bar_ms": round(1000 * float(np.median(first)), 1)}
+    return {
+        "pieces": pieces,
+        "bars": bars,
+        "seconds": round(dt, 3),
+        "tokens": tokens,
+        "tokens_per_s": round(tokens / dt, 1),
+        "music_seconds": round(music_s, 1),
+        "real_time_factor": round(music_s / dt, 2),
+        "time_to_first_bar_ms": round(1000 * float(np.median(first)), 1),
+    }
 
 
 def main() -> None:
@@ -92,8 +98,9 @@ def main() -> None:
         "onnx_incremental": run(Pair(onnx.backbone, onnx.melody), args.pieces, args.bars, args.prompt),
         "torch_eager": run(Pair(tm.backbone, tm.melody), args.pieces, args.bars, args.prompt),
     }
-    report["speedup_onnx_over_torch"] = round(report["onnx_incremental"]["tokens_per_s"]
-                                              / max(report["torch_eager"]["tokens_per_s"], 1e-9), 2)
+    report["speedup_onnx_over_torch"] = round(
+        report["onnx_incremental"]["tokens_per_s"] / max(report["torch_eager"]["tokens_per_s"], 1e-9), 2
+    )
     print(json.dumps(report, indent=2))
 
 

@@ -2,24 +2,27 @@
 
 By default the worker is a separate process (spawned): a search's Python work then never holds the GIL
 that the JACK process callback needs, which on a loaded 2-core machine is the difference between no xruns
-and hundreds. `mode="thread"` keeps it in-process (for platforms where spawning is unwelcome).
+and hundreds. The event loop talks to it over a pipe directly (no executor threads in between: each
+thread hop costs a scheduler wake-up, milliseconds on a loaded machine). `mode="thread"` keeps it
+in-process (for platforms where spawning is unwelcome).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import multiprocessing
 import time
-from collections import OrderedDict
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bridge.daemon import worker
 from bridge.daemon.protocol import ProtocolError
-from bridge.music import MidiFileError, Piece
+from bridge.music import Piece
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +70,107 @@ def parse_filters(filters: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def make_executor(mode: str) -> Executor:
-    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
-    json_log = any(type(h.formatter).__name__ == "JsonFormatter" for h in logging.getLogger().handlers)
-    if mode == "process":
+class WorkerError(Exception):
+    """A request failed inside the worker; `kind` is the exception's type name there."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+class ProcessWorker:
+    """One spawned worker process and a pipe: the event loop writes requests and reads answers itself
+    (add_reader on the pipe), one at a time, so no helper thread sits between them."""
+
+    def __init__(self, log_level: str, json_log: bool) -> None:
         # spawn, never fork: the daemon has JACK and rtmidi threads that a forked child must not inherit.
-        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker.init_worker, initargs=(level, json_log, True))
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="midibridge-search",
-                              initializer=worker.init_worker, initargs=(level, json_log, False))
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=worker.serve, args=(child, log_level, json_log),
+                                   name="midibridge-search", daemon=True)
+        self.process.start()
+        child.close()
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._conn.fileno(), self._readable)
+        self._queue: deque[tuple[int, str, tuple, asyncio.Future]] = deque()
+        self._current: tuple[int, asyncio.Future] | None = None
+        self._numbers = itertools.count()
+        self.dead = ""
+
+    async def call(self, name: str, *args: Any) -> Any:
+        if self.dead:
+            raise WorkerError("WorkerDied", self.dead)
+        future = self._loop.create_future()
+        self._queue.append((next(self._numbers), name, args, future))
+        self._send_next()
+        return await future
+
+    def _send_next(self) -> None:
+        while self._current is None and self._queue:
+            number, name, args, future = self._queue.popleft()
+            if future.cancelled():
+                continue
+            try:
+                self._conn.send((number, name, args))
+            except Exception as e:  # unpicklable arguments, or the worker is gone
+                future.set_exception(WorkerError(type(e).__name__, str(e)))
+                continue
+            self._current = (number, future)
+
+    def _readable(self) -> None:
+        try:
+            number, ok, result = self._conn.recv()
+        except (EOFError, OSError) as e:
+            self._died(f"search worker exited ({e or 'EOF'})")
+            return
+        if self._current is not None and self._current[0] == number:
+            future = self._current[1]
+            self._current = None
+            if not future.done():
+                if ok:
+                    future.set_result(result)
+                else:
+                    future.set_exception(WorkerError(*result))
+        self._send_next()
+
+    def _died(self, reason: str) -> None:
+        self.dead = reason
+        log.error("%s", reason)
+        self._loop.remove_reader(self._conn.fileno())
+        pending = [self._current[1]] if self._current else []
+        pending += [f for *_, f in self._queue]
+        self._current = None
+        self._queue.clear()
+        for future in pending:
+            if not future.done():
+                future.set_exception(WorkerError("WorkerDied", reason))
+
+    def close(self) -> None:
+        if not self.dead:
+            self._loop.remove_reader(self._conn.fileno())
+        self._conn.close()
+        self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.terminate()
+
+
+class ThreadWorker:
+    """The same calls in a thread of the daemon (for platforms where spawning a process is unwelcome)."""
+
+    def __init__(self, log_level: str, json_log: bool) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="midibridge-search",
+                                            initializer=worker.init_worker, initargs=(log_level, json_log, False))
+        self.dead = ""
+
+    async def call(self, name: str, *args: Any) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, worker.FUNCTIONS[name], *args)
+        except Exception as e:
+            raise WorkerError(type(e).__name__, str(e)) from e
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class SearchService:
@@ -93,16 +188,19 @@ class SearchService:
         self._roots: list[Path] = []
         self._results: OrderedDict[int, list[Any]] = OrderedDict()
         self._remember = remember
-        self._executor: Executor | None = None
+        self._worker: ProcessWorker | ThreadWorker | None = None
 
     async def start(self) -> None:
         """Start the worker; the library opens there while the daemon already answers OSC."""
-        self._executor = make_executor(self.mode)
+        root = logging.getLogger()
+        level = logging.getLevelName(root.getEffectiveLevel())
+        json_log = any(type(h.formatter).__name__ == "JsonFormatter" for h in root.handlers)
+        self._worker = (ProcessWorker if self.mode == "process" else ThreadWorker)(level, json_log)
         if self.spec is None:
             return
         t0 = time.perf_counter()
         try:
-            info = await asyncio.get_running_loop().run_in_executor(self._executor, worker.open_library, self.spec)
+            info = await self._worker.call("open_library", self.spec)
         except Exception as e:
             self.state = "unavailable"
             self.problem = f"{type(e).__name__}: {e}"
@@ -116,10 +214,12 @@ class SearchService:
                  self.mode, self.windows, ",".join(self.model_names))
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._worker is not None:
+            self._worker.close()
 
     def status(self) -> dict:
+        if self._worker is not None and self._worker.dead and self.state == "ready":
+            self.state, self.problem = "unavailable", self._worker.dead
         return {"state": self.state, "problem": self.problem, "windows": self.windows, "models": self.model_names,
                 "searches": self.searches, "in_flight": self.in_flight}
 
@@ -130,14 +230,14 @@ class SearchService:
                 self.state, f"library {self.state}")
             raise ProtocolError(reason + (f": {self.problem}" if self.problem else ""))
 
-    async def _run(self, fn, *args) -> Any:
-        if self._executor is None:
+    async def _run(self, name: str, *args) -> Any:
+        if self._worker is None:
             raise ProtocolError("search worker not started")
         if self.in_flight >= self.max_pending:
             raise ProtocolError(f"busy: {self.in_flight} requests pending (at most {self.max_pending})")
         self.in_flight += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            return await self._worker.call(name, *args)
         finally:
             self.in_flight -= 1
 
@@ -148,7 +248,7 @@ class SearchService:
         q = SearchQuery(**query)
         t0 = time.perf_counter()
         try:
-            hits, self.windows = await self._run(worker.search, q)
+            hits, self.windows = await self._run("search", q)
         except ProtocolError:
             raise
         except Exception as e:
@@ -175,7 +275,7 @@ class SearchService:
     async def load_hit_piece(self, hit: Any) -> Piece:
         self._require_library()
         try:
-            return await self._run(worker.load_hit_piece, hit)
+            return await self._run("load_hit_piece", hit)
         except ProtocolError:
             raise
         except Exception as e:
@@ -184,9 +284,9 @@ class SearchService:
     async def load_file(self, path: str) -> Piece:
         p = str(Path(path).expanduser())
         try:
-            return await self._run(worker.load_file, p)
-        except MidiFileError as e:
-            raise ProtocolError(f"cannot play {path!r}: {e}") from e
+            return await self._run("load_file", p)
+        except WorkerError as e:
+            raise ProtocolError(f"cannot play {path!r}: {e.message if e.kind == 'MidiFileError' else e}") from e
 
     def library_roots(self) -> list[Path]:
         return list(self._roots)

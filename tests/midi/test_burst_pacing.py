@@ -23,13 +23,14 @@ def test_burst_of_every_note_on_every_channel_arrives_paced(jack_server, tmp_pat
         client.request("/midibridge/play/file", 1, str(tmp_path / "burst.mid"), "now")
         wait_for_events(recorder, 4096, 20)
         status = client.status()
-        assert status["dropped"] == 0 and status["sounding"] == 0
-        if status["xruns"] + recorder.xruns == 0:
-            assert len(recorder.events) == 4096
+        # The daemon wrote every event (a period lost in an xrun may still swallow up to a period's worth
+        # on the way to the recorder, so the recording is checked exactly only without xruns).
+        assert status["sent"] == 4096 and status["dropped"] == 0 and status["sounding"] == 0
         per_period = np.bincount([f // jack_server.period for f, _ in recorder.events])
         assert per_period.max() <= MAX_EVENTS_PER_PERIOD < 2500
-        keys = {(d[0] & 0x0F, d[1]) for _, d in recorder.events if d[0] & 0xF0 == 0x90}
-        assert len(keys) >= 2048 - 8 * (status["xruns"] + recorder.xruns)
+        if status["xruns"] + recorder.xruns == 0:
+            assert len(recorder.events) == 4096
+            assert len({(d[0] & 0x0F, d[1]) for _, d in recorder.events if d[0] & 0xF0 == 0x90}) == 2048
     finally:
         recorder.close()
         client.close()

@@ -17,9 +17,11 @@ def status_pairs(ctx: Context) -> list[tuple[str, object]]:
     try:
         import psutil
 
-        rss_mb = psutil.Process(os.getpid()).memory_info().rss / 1e6
+        me = psutil.Process(os.getpid())
+        rss_mb = me.memory_info().rss / 1e6
+        worker_mb = sum(c.memory_info().rss for c in me.children(recursive=True)) / 1e6
     except Exception:  # psutil is a dependency, but status must never fail over it
-        rss_mb = 0.0
+        rss_mb = worker_mb = 0.0
     pairs: list[tuple[str, object]] = [
         ("version", __version__),
         ("uptime", round(time.monotonic() - ctx.started, 3)),
@@ -44,6 +46,7 @@ def status_pairs(ctx: Context) -> list[tuple[str, object]]:
         ("capturing", int(midi["capturing"])),
         ("phrases", int(midi["phrases"])),
         ("rss_mb", round(rss_mb, 1)),
+        ("rss_mb_worker", round(worker_mb, 1)),
     ]
     pairs += [(f"errors_{k}" if k != "total" else "errors", int(v)) for k, v in errors.items()]
     pairs += [(k, v) for k, v in ctx.info.items()]
