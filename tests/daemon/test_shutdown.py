@@ -33,3 +33,15 @@ def test_signal_during_playback_releases_every_note(jack_server, tmp_path, sig):
         daemon.stop(signal.SIGKILL)
         recorder.close()
         client.close()
+
+
+def test_json_log_lines_and_clean_exit_without_midi(tmp_path):
+    import json
+
+    daemon = start_daemon(tmp_path, None, "--midi-api", "none", "--json-log")
+    assert daemon.stop(signal.SIGTERM) == 0
+    records = [json.loads(line) for line in daemon.log().splitlines() if line.startswith("{")]
+    messages = [r["message"] for r in records]
+    assert any(m.startswith("ready: OSC on 127.0.0.1:") for m in messages)
+    assert any(m.startswith("stopped:") for m in messages)
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
