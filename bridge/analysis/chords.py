@@ -7,6 +7,7 @@ All windows of a piece are scored at once: a (windows x 12) pitch-class weight m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -68,6 +69,7 @@ def chord_symbol(root_pc: int, quality: str, bass_pc: int, flats: bool = False) 
     return text if bass_pc % 12 == root_pc % 12 else f"{text}/{pc_name(bass_pc, flats)}"
 
 
+@lru_cache(maxsize=16)
 def _quality_prior(params: ChordParams) -> np.ndarray:
     prior = np.zeros(_N_QUAL * 12)
     for qi, q in enumerate(QUALITIES):
@@ -90,12 +92,15 @@ _DIATONIC = {
 
 
 def _diatonic_mask(key: KeyEstimate | None) -> np.ndarray:
+    return np.zeros(_N_QUAL * 12) if key is None else _diatonic_mask_for(key.tonic_pc, key.mode)
+
+
+@lru_cache(maxsize=24)
+def _diatonic_mask_for(tonic_pc: int, mode: str) -> np.ndarray:
     mask = np.zeros(_N_QUAL * 12)
-    if key is None:
-        return mask
     index = {q.name: i for i, q in enumerate(QUALITIES)}
-    for interval, quality in _DIATONIC[key.mode]:
-        mask[index[quality] * 12 + (key.tonic_pc + interval) % 12] = 1.0
+    for interval, quality in _DIATONIC[mode]:
+        mask[index[quality] * 12 + (tonic_pc + interval) % 12] = 1.0
     return mask
 
 

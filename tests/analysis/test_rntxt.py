@@ -1,6 +1,7 @@
 """Our chords against expert Roman-numeral analyses from the music21 corpus (bench/chord_accuracy.py)."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "chord_accuracy.py"
 def load_bench():
     spec = importlib.util.spec_from_file_location("chord_accuracy", BENCH)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
     spec.loader.exec_module(module)
     return module
 
