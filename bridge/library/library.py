@@ -24,7 +24,7 @@ from bridge import paths
 from bridge.library import ranking, snapshot_cache, store
 from bridge.library.indexer import Progress, issues, run_index
 from bridge.library.ingest import DRUM_PROGRAM
-from bridge.library.snapshot import Snapshot, load_snapshot
+from bridge.library.snapshot import Snapshot, instrument_label, load_snapshot
 from bridge.library.types import Encoder, FileIssue, Hit, IndexReport, SearchQuery, SearchResult, model_key
 from bridge.music import Piece, load_midi
 from bridge.query import Constraints, parse_bpm_range, parse_instrument, parse_key, parse_meter, parse_query
@@ -46,6 +46,7 @@ class Library:
         self._conn_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
+        self._warned: set[str] = set()
 
     @staticmethod
     def open(db_dir: str | os.PathLike | None = None, encoder: Encoder | None = None) -> Library:
@@ -156,11 +157,12 @@ class Library:
     ) -> tuple[np.ndarray, str]:
         usable = self.encoder is not None and snap.vectors is not None
         if self.encoder is None:
-            _warn(warnings, "no retrieval model loaded: ranking by musical features only")
+            self._warn(warnings, "no retrieval model loaded: ranking by musical features only")
         elif snap.vectors is None:
-            _warn(warnings, "the index has no vectors for this model yet: run `midibridge index`; ranking by features")
+            self._warn(warnings, "no vectors from this model yet (run `midibridge index`): ranking by features")
         elif not snap.has_vector.all():
-            _warn(warnings, f"{int((~snap.has_vector).sum())} windows are not embedded yet (run `midibridge index`)")
+            missing = int((~snap.has_vector).sum())
+            self._warn(warnings, f"{missing} windows are not embedded yet (run `midibridge index`)")
         if query.like_piece is not None:
             if usable:
                 q = self.encoder.encode_pieces([query.like_piece])[0]
@@ -170,6 +172,13 @@ class Library:
             q = self.encoder.encode_text([query.text])[0]
             return _cosine(snap, q), "embedding"
         return ranking.feature_text_score(snap, c), "features"
+
+    def _warn(self, warnings: list[str], text: str) -> None:
+        """Every result carries the warning; the log gets it once per library (a daemon searches often)."""
+        warnings.append(text)
+        if text not in self._warned:
+            self._warned.add(text)
+            log.warning(text)
 
     def load_hit_piece(self, hit: Hit) -> Piece:
         """The hit's window as a Piece (times from 0), read from the file on disk."""
@@ -184,8 +193,6 @@ class Library:
             file_rows = self._conn.execute("SELECT key, tempo_word, meter FROM files").fetchall()
         tempo_bins = Counter(f"{int(t // 20 * 20)}-{int(t // 20 * 20 + 19)}" for t in snap.tempo)
         programs = snap.programs.sum(axis=0)
-        from bridge.library.snapshot import instrument_label
-
         return {
             "db": str(self.db_dir),
             "roots": roots,
@@ -205,11 +212,6 @@ class Library:
     def report(self) -> list[FileIssue]:
         with self._conn_lock:
             return issues(self._conn)
-
-
-def _warn(warnings: list[str], text: str) -> None:
-    log.warning(text)
-    warnings.append(text)
 
 
 def _cosine(snap: Snapshot, q: np.ndarray) -> np.ndarray:
