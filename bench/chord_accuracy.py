@@ -236,16 +236,18 @@ def our_chords(piece: Piece, params: ChordParams | None = None):
     return label_chords(piece.notes.pitched(), grid, estimate_key(piece.notes), params)
 
 
-def compare(piece: Piece, spans: list[Span], params: ChordParams | None = None) -> Counter:
+_Q_INDEX = {q.name: i for i, q in enumerate(QUALITIES)}
+_TRIAD_INDEX = np.array([_Q_INDEX[TRIAD_OF.get(q.name, q.name)] for q in QUALITIES] + [-2])
+
+
+def compare(piece: Piece, spans: list[Span], params: ChordParams | None = None, confusions: bool = True) -> Counter:
     """Time-weighted agreement counts between our chords and the analysis (units: sixteenths)."""
     chords = our_chords(piece, params)
-    times, idx = [], []
-    for i, span in enumerate(spans):
-        t = np.arange(span.start + SAMPLE / 2, span.start + span.duration, SAMPLE)
-        times.append(t)
-        idx.append(np.full(len(t), i))
-    t = np.concatenate(times) if times else np.zeros(0)
-    span_idx = np.concatenate(idx) if idx else np.zeros(0, dtype=int)
+    lengths = np.array([max(0, int(np.ceil(s.duration / SAMPLE - 0.5))) for s in spans])
+    span_idx = np.repeat(np.arange(len(spans)), lengths)
+    first = np.cumsum(lengths) - lengths
+    span_start = np.array([s.start for s in spans])
+    t = span_start[span_idx] + SAMPLE / 2 + SAMPLE * (np.arange(len(span_idx)) - first[span_idx])
     counts: Counter = Counter(samples=len(t))
     if not chords or not len(t):
         counts["no_chord"] += len(t)
@@ -255,20 +257,25 @@ def compare(piece: Piece, spans: list[Span], params: ChordParams | None = None) 
     j = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(chords) - 1)
     covered = (t >= starts[j]) & (t < ends[j])
     counts["no_chord"] += int((~covered).sum())
-    for k in np.nonzero(covered)[0]:
-        ours, span = chords[j[k]], spans[span_idx[k]]
-        root_ok = ours.root_pc == span.root_pc
-        counts["root"] += root_ok
-        counts["bass"] += ours.bass_pc == span.bass_pc
-        if span.quality is not None:
-            same = ours.quality == span.quality
-            counts["typed"] += 1
-            counts["root_quality"] += root_ok and same
-            counts["root_triad"] += root_ok and TRIAD_OF.get(ours.quality, ours.quality) == TRIAD_OF.get(
-                span.quality, span.quality
-            )
-            if not (root_ok and same):
-                counts[f"confusion {span.quality} -> {ours.quality}{'' if root_ok else ' (root)'}"] += 1
+    j, span_idx = j[covered], span_idx[covered]
+    our_root = np.array([c.root_pc for c in chords])[j]
+    our_q = np.array([_Q_INDEX[c.quality] for c in chords])[j]
+    our_bass = np.array([c.bass_pc for c in chords])[j]
+    their_root = np.array([s.root_pc for s in spans])[span_idx]
+    their_q = np.array([_Q_INDEX.get(s.quality, -1) for s in spans])[span_idx]
+    their_bass = np.array([s.bass_pc for s in spans])[span_idx]
+    root_ok = our_root == their_root
+    typed = their_q >= 0
+    same = our_q == their_q
+    counts["root"] += int(root_ok.sum())
+    counts["bass"] += int((our_bass == their_bass).sum())
+    counts["typed"] += int(typed.sum())
+    counts["root_quality"] += int((root_ok & same & typed).sum())
+    counts["root_triad"] += int((root_ok & typed & (_TRIAD_INDEX[our_q] == _TRIAD_INDEX[their_q])).sum())
+    if confusions:
+        wrong = typed & ~(root_ok & same)
+        for tq, oq, r in zip(their_q[wrong], our_q[wrong], root_ok[wrong]):
+            counts[f"confusion {QUALITIES[tq].name} -> {QUALITIES[oq].name}{'' if r else ' (root)'}"] += 1
     return counts
 
 
@@ -318,6 +325,7 @@ TUNING_GRID = {
     "offbeat_weight": (1.0, 0.6, 0.3),
     "bass_weight": (0.0, 0.15, 0.3),
     "diatonic_bonus": (0.0, 0.04, 0.08),
+    "rare_penalty": (0.04, 0.1, 0.2),
 }
 
 
@@ -332,7 +340,7 @@ def tune(files: list[Path], cache: Path, top: int = 8) -> list[dict]:
         params = ChordParams(**dict(zip(names, values)))
         total: Counter = Counter()
         for piece, spans in pairs:
-            total.update(compare(piece, spans, params))
+            total.update(compare(piece, spans, params, confusions=False))
         results.append({"params": dict(zip(names, values)), **rates(total)})
     results.sort(key=lambda r: -r["root_quality"])
     return results[:top]
