@@ -76,6 +76,16 @@ class _RichProgress:
         self.bar.update(self.tasks[stage], completed=done, total=total)
 
 
+def _first_use(lib, quiet: bool) -> None:
+    """A library never indexed gets the bundled clips; show the progress unless stdout is JSON."""
+    if quiet:
+        lib.ensure_indexed()
+        return
+    with _progress_bar() as bar:
+        if lib.ensure_indexed(progress=_RichProgress(bar)) is not None:
+            click.echo("indexed the bundled example library (first use; `midibridge index DIR` adds yours)", err=True)
+
+
 def _print_issues(issues) -> None:
     if not issues:
         click.echo("no skipped or capped files")
@@ -175,7 +185,7 @@ def search(text, k, like, bars, key, mode, tempo, meter, instrument, min_bars, e
         raise click.UsageError("--bars needs --like")
     lib = _open(db, model_dir=model_dir)
     try:
-        lib.ensure_indexed()
+        _first_use(lib, quiet=as_json)
         like_piece = exclude = exclude_hash = None
         if like is not None:
             try:
@@ -259,7 +269,7 @@ def stats(db: Path | None, as_json: bool) -> None:
     """Files, windows, skipped files, and key/tempo/meter/instrument histograms."""
     lib = _open(db, with_model=False)
     try:
-        lib.ensure_indexed()
+        _first_use(lib, quiet=as_json)
         s = lib.stats()
     finally:
         lib.close()

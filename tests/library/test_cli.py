@@ -61,3 +61,13 @@ def test_db_from_environment(tmp_path, library_dir, monkeypatch):
     _run("index", library_dir, "--workers", "1")
     assert (tmp_path / "envdb" / "library.sqlite").exists()
     assert json.loads(_run("library", "stats", "--json").stdout)["files"] > 0
+
+
+def test_search_works_with_zero_configuration(tmp_path, library_dir, monkeypatch):
+    """No `index` ever run, no --db: the bundled clips are indexed into the default db on first use."""
+    from bridge import paths
+
+    monkeypatch.setattr(paths, "bundled_library_dir", lambda: library_dir)
+    res = json.loads(_run("search", "chorale", "--json").stdout)
+    assert res["hits"] and res["hits"][0]["file"].startswith(str(library_dir))
+    assert (paths.default_db_path() / "library.sqlite").exists()
