@@ -74,8 +74,21 @@ def open_library(spec: LibrarySpec) -> dict:
     library = Library.open(spec.db or paths.default_db_path(), encoder=encoder)
     if spec.index_bundled:
         library.ensure_indexed()  # zero configuration: a never-indexed library gets the bundled clips
+    if encoder is not None:
+        warm_up(encoder)
     _STATE["library"] = library
     return info(roots=True)
+
+
+def warm_up(encoder: Any) -> None:
+    """onnxruntime allocates on its first runs: pay that before the library says ready, not in a user's search."""
+    from bridge.music import NoteList
+
+    try:
+        encoder.encode_text(["warm up"])
+        encoder.encode_pieces([Piece(notes=NoteList.from_tuples([(0, 1, 60), (1, 1, 64), (2, 1, 67)]))])
+    except Exception as e:  # a model that cannot encode will say so again on the first search
+        log.warning("model warm-up failed: %s", e)
 
 
 def info(roots: bool = False) -> dict:
