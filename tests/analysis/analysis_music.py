@@ -39,3 +39,17 @@ def make_piece(
 
 def melody(pitches, step: float = 1.0, start: float = 0.0, velocity: int = 80) -> list[tuple]:
     return [(start + i * step, step, p, velocity) for i, p in enumerate(pitches)]
+
+
+def corpus_score_piece(name: str) -> Piece:
+    """A music21 corpus score as a Piece, one track per part, read from the score (not its MIDI export)."""
+    from music21 import corpus
+
+    score = corpus.parse(name)
+    rows = []
+    for track, part in enumerate(score.parts):
+        for n in part.flatten().stripTies().notes:
+            rows += [(float(n.offset), float(n.quarterLength), p.midi, track) for p in n.pitches if n.quarterLength > 0]
+    start, duration, pitch, track = zip(*rows)
+    n = len(rows)
+    return Piece(notes=NoteList.from_columns(start, duration, pitch, [80] * n, [0] * n, [False] * n, track))

@@ -1,7 +1,7 @@
 """Tempo words, meters, instruments, texture, register and dynamics on small hand-made pieces."""
 
 import pytest
-from analysis_music import make_piece, melody
+from analysis_music import corpus_score_piece, make_piece, melody
 
 from bridge.analysis import analyze_piece, classify_texture, instrument_infos, tempo_range, tempo_word
 from bridge.analysis.descriptors import dynamics_word, register_word
@@ -102,6 +102,19 @@ def test_independent_lines_are_polyphonic():
     upper = melody([72, 74, 76, 77, 79, 77, 76, 74] * 4, step=0.25)
     lower = [(0.75 + 1.5 * i, 1.5, p) for i, p in enumerate([48, 50, 52, 53, 55])]
     assert classify_texture(make_piece(upper + lower).notes) == "polyphonic"
+
+
+@pytest.mark.parametrize(
+    "name,texture",
+    [
+        ("palestrina/Agnus_01", "polyphonic"),  # imitative mass movement: independent lines
+        ("bach/bwv846", "homophonic"),  # C major prelude: broken chords, no stepwise lines
+        ("bach/bwv269", "homophonic"),  # chorale: the voices move together
+    ],
+)
+def test_texture_of_real_music(name, texture):
+    pytest.importorskip("music21")
+    assert classify_texture(corpus_score_piece(name).notes) == texture
 
 
 @pytest.mark.parametrize(
