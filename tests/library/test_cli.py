@@ -27,6 +27,9 @@ def test_index_search_stats_report_and_export(tmp_path, library_dir):
     res = json.loads(_run("search", "chorale in D major", "--db", db, "-k", "3", "--json").stdout)
     assert res["schema_version"] == SEARCH_SCHEMA_VERSION and res["ranking"] == "features"
     assert res["constraints"]["key"] == "D major" and len(res["hits"]) == 3
+    # The documented schema (docs/library.md); a change here needs SEARCH_SCHEMA_VERSION bumped.
+    assert set(res) == {"schema_version", "query", "ranking", "constraints", "windows_searched", "warnings", "hits"}
+    assert set(res["query"]) == {"text", "k", "key", "mode", "tempo", "meter", "instrument", "min_bars", "like"}
     hit = res["hits"][0]
     assert set(hit) == {
         "file", "bars", "seconds", "quarters", "score", "key", "tempo", "tempo_word", "meter", "instruments",
