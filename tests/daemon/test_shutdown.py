@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -45,3 +46,20 @@ def test_json_log_lines_and_clean_exit_without_midi(tmp_path):
     assert any(m.startswith("ready: OSC on 127.0.0.1:") for m in messages)
     assert any(m.startswith("stopped:") for m in messages)
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+
+
+def test_busy_port_is_a_clean_error(tmp_path):
+    import socket
+    import subprocess
+
+    from harness import PYTHON, REPO
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        out = subprocess.run([PYTHON, "-m", "bridge", "serve", "--port", str(port), "--midi-api", "none",
+                              "--no-library"], cwd=REPO, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "MIDIBRIDGE_HOME": str(tmp_path)})
+    assert out.returncode == 1
+    assert f"Error: cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert "Traceback" not in out.stderr
