@@ -12,17 +12,17 @@ from bridge.cli.options import db_option, emit_json, json_option
 log = logging.getLogger(__name__)
 
 
-def _open(db: Path | None, with_model: bool = True, model_dir: Path | None = None):
+def _open(db: Path | None, with_model: bool = True, model_dir: Path | None = None, threads: int = 0):
     from bridge.library import Library, LibraryBusy  # noqa: F401  (import errors surface here, not at CLI load)
 
-    encoder = _load_encoder(model_dir) if with_model else None
+    encoder = _load_encoder(model_dir, threads) if with_model else None
     try:
         return Library.open(db, encoder=encoder)
     except Exception as e:  # a corrupt or foreign index directory: say where and why
         raise click.ClickException(f"cannot open the library index at {db or 'the default location'}: {e}") from e
 
 
-def _load_encoder(model_dir: Path | None):
+def _load_encoder(model_dir: Path | None, threads: int = 0):
     """The shipped retrieval model, or None (the library then ranks by features and says so)."""
     from bridge.inference.retrieval import TEXT_CONFIG, default_model_dir
 
@@ -33,7 +33,7 @@ def _load_encoder(model_dir: Path | None):
     from bridge.inference import RetrievalEncoders
 
     try:
-        return RetrievalEncoders.load(model_dir)
+        return RetrievalEncoders.load(model_dir, threads=threads)
     except Exception as e:  # a broken model must not make the library unusable
         log.warning("cannot load the retrieval model at %s (%s): ranking by features", model_dir, e)
         return None
@@ -183,7 +183,8 @@ def search(text, k, like, bars, key, mode, tempo, meter, instrument, min_bars, e
         raise click.UsageError("give a TEXT query or --like FILE")
     if bars and like is None:
         raise click.UsageError("--bars needs --like")
-    lib = _open(db, model_dir=model_dir)
+    # One intra-op thread: one short query gains nothing from two, and a busy second core only adds wait.
+    lib = _open(db, model_dir=model_dir, threads=1)
     try:
         _first_use(lib, quiet=as_json)
         like_piece = exclude = exclude_hash = None
