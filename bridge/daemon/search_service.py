@@ -10,11 +10,14 @@ in-process (for platforms where spawning is unwelcome).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import multiprocessing
+import os
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,9 @@ from bridge.daemon.protocol import ProtocolError
 from bridge.music import Piece
 
 log = logging.getLogger(__name__)
+
+MAX_RESTARTS = 5  # a worker that keeps dying is reported, not respawned forever
+RESTART_DELAY = 1.0  # seconds, times the restart count
 
 FILTER_KEYS = ("key", "mode", "tempo", "meter", "instrument", "min_bars")
 
@@ -83,14 +89,16 @@ class ProcessWorker:
     """One spawned worker process and a pipe: the event loop writes requests and reads answers itself
     (add_reader on the pipe), one at a time, so no helper thread sits between them."""
 
-    def __init__(self, log_level: str, json_log: bool) -> None:
+    def __init__(self, log_level: str, json_log: bool, on_death: Callable[[str], None] | None = None) -> None:
         # spawn, never fork: the daemon has JACK and rtmidi threads that a forked child must not inherit.
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=True)
         self.process = ctx.Process(target=worker.serve, args=(child, log_level, json_log),
                                    name="midibridge-search", daemon=True)
-        self.process.start()
+        with normal_priority():  # the child must not start life at the event loop's real-time priority
+            self.process.start()
         child.close()
+        self._on_death = on_death
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self._conn.fileno(), self._readable)
         self._queue: deque[tuple[int, str, tuple, asyncio.Future]] = deque()
@@ -145,6 +153,8 @@ class ProcessWorker:
         for future in pending:
             if not future.done():
                 future.set_exception(WorkerError("WorkerDied", reason))
+        if self._on_death is not None:
+            self._on_death(reason)
 
     def close(self) -> None:
         if not self.dead:
@@ -155,10 +165,31 @@ class ProcessWorker:
             self.process.terminate()
 
 
+@contextlib.contextmanager
+def normal_priority():
+    """SCHED_OTHER for the calling thread while the block runs, then the policy it had (Linux)."""
+    try:
+        policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    except (AttributeError, OSError):
+        yield
+        return
+    changed = policy != os.SCHED_OTHER
+    if changed:
+        try:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        except OSError:
+            changed = False
+    try:
+        yield
+    finally:
+        if changed:
+            os.sched_setscheduler(0, policy, param)
+
+
 class ThreadWorker:
     """The same calls in a thread of the daemon (for platforms where spawning a process is unwelcome)."""
 
-    def __init__(self, log_level: str, json_log: bool) -> None:
+    def __init__(self, log_level: str, json_log: bool, on_death: Callable[[str], None] | None = None) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="midibridge-search",
                                             initializer=worker.init_worker, initargs=(log_level, json_log, False))
         self.dead = ""
@@ -189,13 +220,16 @@ class SearchService:
         self._results: OrderedDict[int, list[Any]] = OrderedDict()
         self._remember = remember
         self._worker: ProcessWorker | ThreadWorker | None = None
+        self.restarts = 0
+        self._restart_task: asyncio.Task | None = None
 
     async def start(self) -> None:
         """Start the worker; the library opens there while the daemon already answers OSC."""
         root = logging.getLogger()
         level = logging.getLevelName(root.getEffectiveLevel())
         json_log = any(type(h.formatter).__name__ == "JsonFormatter" for h in root.handlers)
-        self._worker = (ProcessWorker if self.mode == "process" else ThreadWorker)(level, json_log)
+        self._worker = (ProcessWorker if self.mode == "process" else ThreadWorker)(level, json_log,
+                                                                                   self._worker_died)
         if self.spec is None:
             return
         t0 = time.perf_counter()
@@ -213,15 +247,31 @@ class SearchService:
         log.info("library ready in %.2f s (%s worker): %d windows, model %s", time.perf_counter() - t0,
                  self.mode, self.windows, ",".join(self.model_names))
 
+    def _worker_died(self, reason: str) -> None:
+        """A crashed worker (out of memory, a native crash in a model) is replaced; searches fail meanwhile."""
+        self.state, self.problem = "loading" if self.spec else self.state, f"restarting after: {reason}"
+        if self.restarts >= MAX_RESTARTS:
+            self.state, self.problem = "unavailable", f"{reason} ({self.restarts} restarts, giving up)"
+            return
+        self.restarts += 1
+        self._restart_task = asyncio.ensure_future(self._restart(RESTART_DELAY * self.restarts))
+
+    async def _restart(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._worker is not None:
+            self._worker.close()
+        log.warning("restarting the search worker (restart %d)", self.restarts)
+        await self.start()
+
     def close(self) -> None:
+        if self._restart_task is not None:
+            self._restart_task.cancel()
         if self._worker is not None:
             self._worker.close()
 
     def status(self) -> dict:
-        if self._worker is not None and self._worker.dead and self.state == "ready":
-            self.state, self.problem = "unavailable", self._worker.dead
         return {"state": self.state, "problem": self.problem, "windows": self.windows, "models": self.model_names,
-                "searches": self.searches, "in_flight": self.in_flight}
+                "searches": self.searches, "in_flight": self.in_flight, "restarts": self.restarts}
 
     def _require_library(self) -> None:
         if self.state != "ready":

@@ -110,3 +110,30 @@ def test_hit_notes_stream_the_notes_of_a_hit(client):
     assert end[1] == len(notes) == 48 and end[4] == "3/4"
     assert [n[3] for n in notes[:6]] == [57, 60, 64, 69, 64, 60]
     assert [n[1] for n in notes[:3]] == [0.0, 0.5, 1.0]
+
+
+def test_a_killed_search_worker_is_replaced(tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    db = make_library(tmp_path / "lib", CHORALE)
+    daemon = start_daemon(tmp_path, None, "--midi-api", "none", "--no-model", db=db)
+    client = OscClient(daemon.port)
+    try:
+        wait_library_ready(daemon)
+        (worker,) = [c for c in psutil.Process(daemon.proc.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        deadline = time.monotonic() + 30
+        status = client.status()
+        while time.monotonic() < deadline and not (status["worker_restarts"] == 1 and status["library"] == "ready"):
+            time.sleep(0.1)
+            status = client.status()
+        assert status["library"] == "ready" and status["worker_restarts"] == 1
+        msgs = client.request("/midibridge/search/text", 1, 2, "waltz", reply="/midibridge/search/end")
+        assert msgs[-1].params[1] == 2
+    finally:
+        client.close()
+        daemon.stop()

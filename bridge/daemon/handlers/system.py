@@ -30,6 +30,7 @@ def status_pairs(ctx: Context) -> list[tuple[str, object]]:
         ("library_size", int(search["windows"])),
         ("models", ",".join(search["models"])),
         ("searches", int(search["searches"])),
+        ("worker_restarts", int(search["restarts"])),
         ("midi_backend", midi["backend"]),
         ("midi_problem", midi["problem"]),
         ("ports", ",".join(midi["ports"])),
