@@ -20,6 +20,7 @@ from bridge.music.midi_file import DEFAULT_LIMITS, load_midi_bytes
 log = logging.getLogger(__name__)
 
 DRUM_PROGRAM = 128  # drums get their own "program" so one bitmask covers every instrument
+NO_KEY = "none"  # key and mode of a window without pitched notes
 
 # Test hooks: seconds to sleep per analysed file (so a test can kill an index run mid-way), and a file
 # name on which a worker process dies as if the parser had crashed.
@@ -133,6 +134,8 @@ def window_record(piece: Piece, span: Span, window: Piece) -> WindowRecord:
     total = hist.sum()
     hist = hist / total if total > 0 else hist
     start_s, end_s = piece.seconds_at(np.array([span.start_q, span.stop_q]))
+    # Drums alone have no key: mark it so that no key or mode constraint can match (not "C major", conf 0).
+    keyless = not (~notes.is_drum).any()
     return WindowRecord(
         start_bar=span.start_bar,
         end_bar=span.end_bar,
@@ -140,9 +143,9 @@ def window_record(piece: Piece, span: Span, window: Piece) -> WindowRecord:
         stop_q=span.stop_q,
         start_s=float(start_s),
         end_s=float(end_s),
-        tonic_pc=a.key.tonic_pc,
-        mode=a.key.mode,
-        key=a.key.name,
+        tonic_pc=-1 if keyless else a.key.tonic_pc,
+        mode=NO_KEY if keyless else a.key.mode,
+        key=NO_KEY if keyless else a.key.name,
         key_confidence=float(a.key.confidence),
         tempo=float(a.tempo_bpm),
         tempo_word=a.tempo_word,

@@ -15,7 +15,7 @@ from bridge.analysis import program_name
 from bridge.library.ingest import DRUM_PROGRAM
 
 N_PROGRAMS = DRUM_PROGRAM + 1
-MODE_CODES = {"major": 0, "minor": 1}
+MODE_CODES = {"major": 0, "minor": 1, "none": 2}  # "none": drums only
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def build_snapshot(gen: int, file_rows: list, rows: list, vec_rows: list, model:
         start_s=np.array(cols[6], dtype=np.float64),
         end_s=np.array(cols[7], dtype=np.float64),
         tonic_pc=np.array(cols[8], dtype=np.int8),
-        mode=np.array([MODE_CODES.get(m, 0) for m in cols[9]], dtype=np.int8),
+        mode=np.array([MODE_CODES.get(m, 2) for m in cols[9]], dtype=np.int8),
         key_confidence=np.array(cols[10], dtype=np.float32),
         key_names=tuple(cols[11]),
         tempo=np.array(cols[12], dtype=np.float32),

@@ -226,3 +226,28 @@ def test_instrument_filter_and_instrument_words(indexed):
         result = lib.search_with_info(SearchQuery(text="clarinet and choir", k=3))
     top = result.hits[0]
     assert set(top.matched) == {"instrument clarinet", "instrument choir"} and "Clarinet" in top.instruments
+
+
+def test_drum_only_windows_have_no_key(tmp_path):
+    import numpy as np
+    import symusic
+
+    lib_dir = tmp_path / "midi"
+    lib_dir.mkdir()
+    score = symusic.Score(480)
+    track = symusic.Track(program=0, is_drum=True)
+    n = 64
+    track.notes = symusic.Note.from_numpy(
+        time=(np.arange(n) * 240).astype(np.int32),
+        duration=np.full(n, 120, np.int32),
+        pitch=np.tile([36, 38, 42, 42], n // 4).astype(np.int8),
+        velocity=np.full(n, 100, np.int8),
+    )
+    score.tracks.append(track)
+    score.dump_midi(str(lib_dir / "beat.mid"))
+    with Library.open(tmp_path / "db") as lib:
+        lib.index([lib_dir], workers=1)
+        (hit,) = lib.search(SearchQuery(text="drums", k=5))
+        assert hit.key == "none" and hit.instruments == ("Drums",) and "instrument drums" in hit.matched
+        assert lib.search(SearchQuery(text="x", key="C major")) == []
+        assert lib.search(SearchQuery(text="x", mode="major")) == []
