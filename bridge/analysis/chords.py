@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from bridge.analysis.key import KeyEstimate
-from bridge.analysis.names import pc_name, uses_flats
+from bridge.analysis.names import SHARP_NAMES, key_spelling
 from bridge.analysis.qualities import QUALITIES, QUALITY_BY_NAME, inversion_of, template_matrix
 from bridge.analysis.roman import roman_numeral
 from bridge.music import NoteList
@@ -63,10 +63,13 @@ class ChordEvent:
         }
 
 
-def chord_symbol(root_pc: int, quality: str, bass_pc: int, flats: bool = False) -> str:
-    """'Am7/G': root, quality suffix, and the bass after a slash when it is not the root."""
-    text = pc_name(root_pc, flats) + QUALITY_BY_NAME[quality].suffix
-    return text if bass_pc % 12 == root_pc % 12 else f"{text}/{pc_name(bass_pc, flats)}"
+def chord_symbol(root_pc: int, quality: str, bass_pc: int, key: KeyEstimate | None = None) -> str:
+    """'Am7/G': root, quality suffix, and the bass after a slash when it is not the root.
+
+    Spelled in `key` when given (C#/E# in F# minor), with sharps otherwise."""
+    names = key_spelling(key.tonic_pc, key.mode) if key is not None else SHARP_NAMES
+    text = names[root_pc % 12] + QUALITY_BY_NAME[quality].suffix
+    return text if bass_pc % 12 == root_pc % 12 else f"{text}/{names[bass_pc % 12]}"
 
 
 @lru_cache(maxsize=16)
@@ -177,9 +180,8 @@ def _event(template: int, bass_pc: int, start: float, duration: float, key: KeyE
     inversion = inversion_of(root, quality, bass_pc)
     if inversion == 0:
         bass_pc = root  # a non-chord tone in the bass (passing note) does not make a slash chord
-    flats = uses_flats(key.tonic_pc, key.mode) if key is not None else False
     roman = roman_numeral(root, quality, inversion, key.tonic_pc, key.mode) if key is not None else ""
-    symbol = chord_symbol(root, quality, bass_pc, flats)
+    symbol = chord_symbol(root, quality, bass_pc, key)
     return ChordEvent(start, duration, root, quality, bass_pc, inversion, symbol, roman)
 
 

@@ -44,3 +44,26 @@ def parse_pc(name: str) -> int:
         else:
             raise ValueError(f"not a pitch name: {name!r}")
     return (base + offset) % 12
+
+
+_LETTERS = "CDEFGAB"
+_LETTER_PCS = (0, 2, 4, 5, 7, 9, 11)
+# Scale steps (degree, semitones above the tonic) spelled with the key's own letters; minor adds its raised
+# sixth and seventh so that the leading tone of F# minor is E#, not F.
+_SCALES = {
+    "major": ((0, 0), (1, 2), (2, 4), (3, 5), (4, 7), (5, 9), (6, 11)),
+    "minor": ((0, 0), (1, 2), (2, 3), (3, 5), (4, 7), (5, 8), (6, 10), (6, 11), (5, 9)),
+}
+
+
+def key_spelling(tonic_pc: int, mode: str) -> tuple[str, ...]:
+    """Names of the 12 pitch classes in a key: scale tones by the key's letters, the rest by its accidentals."""
+    tonic = tonic_name(tonic_pc, mode)
+    first = _LETTERS.index(tonic[0])
+    names = list(FLAT_NAMES if uses_flats(tonic_pc, mode) else SHARP_NAMES)
+    for degree, semitones in _SCALES[mode]:
+        pc = (tonic_pc + semitones) % 12
+        letter = (first + degree) % 7
+        offset = (pc - _LETTER_PCS[letter] + 6) % 12 - 6  # -2..+2 in practice
+        names[pc] = _LETTERS[letter] + ("#" * offset if offset > 0 else "b" * -offset)
+    return tuple(names)

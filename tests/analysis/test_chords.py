@@ -40,8 +40,16 @@ def test_symbols_and_slash_bass():
     assert recognize_chord([45, 52, 57, 60, 64]).symbol == "Am"
     assert recognize_chord([43, 57, 60, 64, 67]).symbol == "Am7/G"
     assert recognize_chord([52, 60, 67, 72]).symbol == "C/E"
-    assert chord_symbol(10, "half-diminished7", 10, flats=True) == "Bbm7b5"
     assert chord_symbol(6, "dominant7", 1) == "F#7/C#"
+
+
+def test_symbols_are_spelled_in_the_key():
+    f_sharp_minor, b_flat_major = KeyEstimate.of(6, "minor"), KeyEstimate.of(10, "major")
+    assert chord_symbol(1, "major", 5, f_sharp_minor) == "C#/E#"  # V6, leading tone in the bass
+    assert chord_symbol(10, "half-diminished7", 10, b_flat_major) == "Bbm7b5"
+    assert chord_symbol(3, "major", 3, b_flat_major) == "Eb"
+    assert chord_symbol(8, "diminished7", 8, KeyEstimate.of(9, "minor")) == "G#dim7"
+    assert chord_symbol(7, "dominant7", 11, KeyEstimate.of(0, "minor")) == "G7/B"
 
 
 def test_passing_tone_does_not_change_the_chord():
