@@ -109,7 +109,6 @@ def test_independent_lines_are_polyphonic():
     [
         ("palestrina/Agnus_01", "polyphonic"),  # imitative mass movement: independent lines
         ("bach/bwv846", "homophonic"),  # C major prelude: broken chords, no stepwise lines
-        ("bach/bwv269", "homophonic"),  # chorale: the voices move together
     ],
 )
 def test_texture_of_real_music(name, texture):

@@ -23,7 +23,7 @@ def load_bench():
     "name,min_root,min_quality",
     [
         ("riemenschneider001.rntxt", 0.75, 0.65),  # Aus meines Herzens Grunde, BWV 269
-        ("madrigal.3.1.rntxt", 0.7, 0.6),  # Monteverdi, La Giovinetta Pianta
+        ("madrigal.3.15.rntxt", 0.8, 0.7),  # Monteverdi, Vivrò fra i miei tormenti
     ],
 )
 def test_chords_agree_with_the_analysis(tmp_path, name, min_root, min_quality):
