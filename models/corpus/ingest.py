@@ -73,7 +73,9 @@ def slug(text: str, max_len: int = 48) -> str:
 
 def cache_key(path: Path) -> str:
     st = path.stat()
-    raw = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{INGEST_VERSION}"
+    # Humdrum files moved from music21 to models.corpus.kern: only their entries are re-parsed.
+    reader = "kern1" if path.suffix == ".krn" else ""
+    raw = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{INGEST_VERSION}{reader}"
     return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
 
@@ -193,11 +195,18 @@ _SCORE_DEFAULT_PROGRAM = {"chorales": 52, "palestrina": 52, "monteverdi": 52, "r
 
 
 def _ingest_score(collection: Collection, path: Path, rel: str, folder: Path, stem: str):
+    from models.corpus.kern import KernUnsupported, read_kern
     from models.corpus.scores import ScoreError, final_bass_pc, load_score
 
     default_program = _SCORE_DEFAULT_PROGRAM.get(collection.name, 0)
+    designation = None
     try:
-        piece, _names = load_score(path, default_program)
+        try:
+            if path.suffix != ".krn":
+                raise KernUnsupported("not a kern file")
+            piece, designation = read_kern(path)
+        except KernUnsupported:
+            piece, _names = load_score(path, default_program)
         if len(piece.notes) < 8:
             raise ScoreError(f"only {len(piece.notes)} notes")
         midi = folder / f"{stem}-0.mid"
@@ -209,7 +218,9 @@ def _ingest_score(collection: Collection, path: Path, rel: str, folder: Path, st
         return [], [{"source": rel, "reason": f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"}]
     key = None
     key_source = "analysis"
-    if collection.category == "chorale" and piece.key_signatures:
+    if designation is not None:
+        key, key_source = Key(designation.tonic_pc, designation.mode), "humdrum"
+    elif collection.category == "chorale" and piece.key_signatures:
         final = final_bass_pc(piece)
         if final is not None:
             key = key_from_signature_and_final(sharps_to_major_pc(piece.key_signatures[0].sharps), final,

@@ -19,7 +19,7 @@ from models.corpus.accompaniment import MmaError, bar_chords, groove_options, re
 from models.corpus.clips import ClipSpec, plan_clips
 from models.corpus.config import BuildConfig
 from models.corpus.ingest import SourcePiece
-from models.corpus.keys import COMMON_MODES, Key, pc_in_key
+from models.corpus.keys import COMMON_MODES, MODE_OFFSET, Key, pc_in_key
 from models.corpus.labels import ClipContext, chord_summary, clip_record, friendly_name
 from models.corpus.sources import collection_by_name, essen_origin
 from models.corpus.variety import (
@@ -58,7 +58,8 @@ def process_piece(sp: SourcePiece, cfg: BuildConfig) -> PieceResult:
         return PieceResult(sp.piece_id, sp.collection, (), ({"source": sp.source_file, "reason": reason},))
 
 
-_BELIEVED_MODES = {"chorale": (*COMMON_MODES, "phrygian")}
+# Humdrum key designations of polyphony are editorial labels of the church mode: believe them all.
+_BELIEVED_MODES = {"chorale": (*COMMON_MODES, "phrygian"), "polyphony": tuple(MODE_OFFSET)}
 
 
 def _genre(sp: SourcePiece) -> str:

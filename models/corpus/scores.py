@@ -49,7 +49,8 @@ def load_score(path: Path, default_program: int = 0, default_bpm: float = 90.0) 
     import music21
 
     try:
-        score = music21.converter.parse(str(path))
+        # No pickle: music21 would otherwise spend a third of the parse time writing one we never read.
+        score = music21.converter.parse(str(path), forceSource=True, storePickle=False)
     except Exception as e:  # music21 raises many exception types for broken files
         reason = str(e).splitlines()[0][:160] if str(e) else ""
         raise ScoreError(f"music21 cannot parse: {type(e).__name__}: {reason}") from e
