@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "daemon"))
 
-from harness import JackServer, OscClient, Recorder, free_udp_port  # noqa: E402
+from daemon_harness import JackServer, OscClient, Recorder, free_udp_port  # noqa: E402
 
 TEMPO = 300.0
 RATE = 48000

@@ -7,7 +7,15 @@ import subprocess
 import time
 
 import pytest
-from harness import LineReader, OscClient, Recorder, assert_complete, free_udp_port, start_daemon, wait_for_events
+from daemon_harness import (
+    LineReader,
+    OscClient,
+    Recorder,
+    assert_complete,
+    free_udp_port,
+    start_daemon,
+    wait_for_events,
+)
 
 from bridge.music import NoteList, Piece, TempoChange, load_midi, save_midi
 

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from harness import REPO
+from daemon_harness import REPO
 
 from bridge.daemon.protocol import PROTOCOL
 from bridge.daemon.protocol_doc import generated_section, render_reference

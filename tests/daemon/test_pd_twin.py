@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from harness import CHORALE, REPO, LineReader, free_udp_port, make_library, start_daemon, wait_library_ready
+from daemon_harness import CHORALE, REPO, LineReader, free_udp_port, make_library, start_daemon, wait_library_ready
 
 pytestmark = pytest.mark.skipif(not shutil.which("pd"), reason="puredata not installed")
 

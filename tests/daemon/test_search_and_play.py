@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from harness import (
+from daemon_harness import (
     CHORALE,
     OscClient,
     Recorder,

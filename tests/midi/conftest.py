@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "daemon"))
 
-from harness import JackServer  # noqa: E402
+from daemon_harness import JackServer  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from harness import OscClient, Recorder, start_daemon, wait_for_events
+from daemon_harness import OscClient, Recorder, start_daemon, wait_for_events
 
 from bridge.midi.ports import MAX_EVENTS_PER_PERIOD
 from bridge.music import NoteList, Piece, save_midi

@@ -5,7 +5,16 @@ from __future__ import annotations
 import time
 
 import pytest
-from harness import CHORALE, OscClient, Player, Recorder, make_library, notes_from, start_daemon, wait_library_ready
+from daemon_harness import (
+    CHORALE,
+    OscClient,
+    Player,
+    Recorder,
+    make_library,
+    notes_from,
+    start_daemon,
+    wait_library_ready,
+)
 
 RATE = 48000
 

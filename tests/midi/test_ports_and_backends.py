@@ -7,7 +7,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from harness import CHORALE, OscClient, Recorder, assert_complete, start_daemon, wait_for_events
+from daemon_harness import CHORALE, OscClient, Recorder, assert_complete, start_daemon, wait_for_events
 
 from bridge.cli.main import main
 from bridge.music import load_midi

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from harness import CHORALE, OscClient, make_library, start_daemon, wait_library_ready
+from daemon_harness import CHORALE, OscClient, make_library, start_daemon, wait_library_ready
 
 from bridge.inference.retrieval import TEXT_CONFIG, default_model_dir
 

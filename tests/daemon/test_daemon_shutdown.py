@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from harness import CHORALE, OscClient, Recorder, notes_from, start_daemon
+from daemon_harness import CHORALE, OscClient, Recorder, notes_from, start_daemon
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -52,7 +52,7 @@ def test_busy_port_is_a_clean_error(tmp_path):
     import socket
     import subprocess
 
-    from harness import PYTHON, REPO
+    from daemon_harness import PYTHON, REPO
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -6,7 +6,7 @@ import random
 import struct
 
 import pytest
-from harness import OscClient, start_daemon
+from daemon_harness import OscClient, start_daemon
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from bridge.daemon.protocol import PROTOCOL
