@@ -34,17 +34,19 @@ models_option = click.option("--models", "model_dir", type=click.Path(path_type=
               default=None, help="Continue the melody of this MIDI file.")
 @click.option("--harmonize", "harmonize_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               default=None, help="Write chords under the melody of this MIDI file.")
+@click.option("--key-retries", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="Re-sample (next seeds) while the key analysis hears another key than asked.")
 @models_option
 @json_option
 def generate(prompt, out, bars, seed, temperature, top_p, key_text, meter, tempo, continue_path, harmonize_path,
-             model_dir, as_json):
+             key_retries, model_dir, as_json):
     """Generate a piece (chords + melody tracks) from a text prompt, e.g.
 
     midibridge generate "a slow melancholic waltz in D minor" --bars 16 --out waltz.mid --seed 1
     """
     from bridge.analysis.key import estimate_key
     from bridge.generation.encoding import song_from_piece, song_to_piece
-    from bridge.generation.generate import continue_song, generate_song, harmonize_song
+    from bridge.generation.generate import continue_song, generate_song_in_key, harmonize_song
     from bridge.generation.prompt import parse_prompt
     from bridge.generation.runtime import GenerationModels, ModelNotFound
     from bridge.music import MidiFileError, load_midi, save_midi
@@ -62,6 +64,7 @@ def generate(prompt, out, bars, seed, temperature, top_p, key_text, meter, tempo
     except ModelNotFound as e:
         raise click.ClickException(str(e)) from e
     source = continue_path or harmonize_path
+    attempts = 1
     if source:
         try:
             piece = load_midi(source)
@@ -80,12 +83,13 @@ def generate(prompt, out, bars, seed, temperature, top_p, key_text, meter, tempo
             song = harmonize_song(models, given, c)
     else:
         c = c.with_(bars=bars)
-        song = generate_song(models, c)
+        song, attempts = generate_song_in_key(models, c, key_retries)
     piece = song_to_piece(song)
     save_midi(piece, out)
     heard = estimate_key(piece.notes)
     info = {"out": str(out), "controls": c.to_dict(), "bars": len(song.bars), "meter": song.meter,
-            "tempo_bpm": round(song.tempo_bpm, 2), "key_heard": heard.name, "notes": len(piece.notes)}
+            "tempo_bpm": round(song.tempo_bpm, 2), "key_heard": heard.name, "notes": len(piece.notes),
+            "attempts": attempts}
     if as_json:
         emit_json(info)
     else:

@@ -39,6 +39,9 @@ class Biases:
     out_of_key_chord: float = 2.5  # logit penalty for a chord with a tone outside the key's scale
     out_of_scale_pitch: float = 3.0  # logit penalty for a melody pitch outside the scale
     tonic_chord: float = 3.0  # bonus for the tonic chord on the first beat and the final bar
+    return_home: float = 1.0  # per bar away from the tonic chord beyond the first, on the next downbeat
+    dominant_chord: float = 2.0  # bonus for V / V7 on the last beat before the final bar (authentic cadence)
+    final_tonic_pitch: float = 1.5  # bonus for tonic-triad pitches in the final bar (melodies end at home)
     pitch_low: int = 55
     pitch_high: int = 88
     melody_fit: float = 4.0  # --harmonize: weight of the given melody's chord tones
@@ -68,6 +71,14 @@ def chord_key_bias(tonic_pc: int, mode: str, b: Biases) -> np.ndarray:
 def tonic_bias(tonic_pc: int, mode: str, b: Biases) -> np.ndarray:
     bias = np.zeros(V.VOCAB_SIZE)
     bias[V.chord_token(tonic_pc, 0 if mode == "major" else 1, 0)] += b.tonic_chord
+    return bias
+
+
+def dominant_bias(tonic_pc: int, b: Biases) -> np.ndarray:
+    bias = np.zeros(V.VOCAB_SIZE)
+    for q in (0, 4):  # V and V7: in minor too, the raised leading tone is what makes the key audible
+        for inv in range(V.N_INVERSIONS):
+            bias[V.chord_token(tonic_pc + 7, q, inv)] += b.dominant_chord
     return bias
 
 
@@ -115,7 +126,10 @@ def generate_backbone(stepper, c: Controls, rng: np.random.Generator, n_bars: in
         logits = stepper.feed(backbone_bar_tokens(bar))
     key_bias = chord_key_bias(c.tonic_pc, c.mode, b)
     tonic = tonic_bias(c.tonic_pc, c.mode, b)
+    dominant = dominant_bias(c.tonic_pc, b)
     out: list[BarEvents] = []
+    tonic_tokens = [V.chord_token(c.tonic_pc, 0 if c.mode == "major" else 1, inv) for inv in range(V.N_INVERSIONS)]
+    since_tonic = 0
     for i in range(n_bars):
         last = i == n_bars - 1
         logits = stepper.feed([V.BAR])
@@ -127,13 +141,23 @@ def generate_backbone(stepper, c: Controls, rng: np.random.Generator, n_bars: in
         chords: list[int] = []
         for beat in range(nb):
             bias = key_bias.copy()
-            if (i == 0 and beat == 0 and not prefix) or (last and beat >= nb - max(1, nb // 2)):
+            allowed = CHORD_MASK
+            if (i == 0 and beat == 0 and not prefix) or (last and beat == nb - 1):
+                # A tonal piece starts and ends on its tonic chord: a hard constraint, the one place we impose.
+                allowed = np.zeros(V.VOCAB_SIZE, bool)
+                allowed[tonic_tokens] = True
+            elif last and beat >= nb - max(1, nb // 2) - 1:
                 bias += tonic
+            if beat == 0 and since_tonic > 1:
+                bias += tonic * (b.return_home * (since_tonic - 1) / b.tonic_chord)
+            if i == n_bars - 2 and beat == nb - 1:
+                bias += dominant
             if melody is not None:
                 bias += melody_fit_bias(melody[i].notes, beat, beat16, b.melody_fit)
-            ch = sample(logits, rng, c.temperature, c.top_p, allowed=CHORD_MASK, bias=bias)
+            ch = sample(logits, rng, c.temperature, c.top_p, allowed=allowed, bias=bias)
             chords.append(ch)
             logits = stepper.feed([ch])
+        since_tonic = 0 if any(t in tonic_tokens for t in chords) else since_tonic + 1
         cad = last
         if not last:
             nxt = sample(logits, rng, c.temperature, c.top_p, allowed=_mask(V.CAD, V.CAD + 1) | _mask(V.BAR, V.BAR + 1))
@@ -154,8 +178,13 @@ def generate_melody(stepper, c: Controls, rng: np.random.Generator, bars: list[B
     for bar in prefix:
         stepper.feed(melody_bar_prefix(bar) + melody_bar_notes(bar))
     p_allowed, p_bias = pitch_bias(c.tonic_pc, c.mode, b)
+    home = np.zeros(V.VOCAB_SIZE)
+    for p in range(V.PITCH_LOW, V.PITCH_HIGH + 1):
+        if (p - c.tonic_pc) % 12 in (0, 3 if c.mode == "minor" else 4, 7):
+            home[V.pitch_token(p)] = b.final_tonic_pitch
     out = []
-    for bar in bars:
+    for n, bar in enumerate(bars):
+        final = n == len(bars) - 1 and bar.cadence
         logits = stepper.feed(melody_bar_prefix(bar))
         notes: list[tuple[int, int, int]] = []
         last_pos = -1
@@ -167,7 +196,8 @@ def generate_melody(stepper, c: Controls, rng: np.random.Generator, bars: list[B
             logits = stepper.feed([t])
             if t == V.EOB:
                 break
-            pitch = sample(logits, rng, c.temperature, c.top_p, allowed=p_allowed, bias=p_bias)
+            pitch = sample(logits, rng, c.temperature, c.top_p, allowed=p_allowed,
+                           bias=p_bias + home if final else p_bias)
             logits = stepper.feed([pitch])
             dur = sample(logits, rng, c.temperature, c.top_p, allowed=DUR_MASK)
             logits = stepper.feed([dur])
@@ -186,6 +216,20 @@ def generate_song(models, c: Controls, b: Biases = Biases()) -> Song:
     bars = generate_backbone(models.backbone, c, rng, c.bars, b=b)
     bars = generate_melody(models.melody, c, rng, bars, b=b)
     return Song(c.tonic_pc, c.mode, c.meter, c.tempo_bpm, tuple(bars))
+
+
+def generate_song_in_key(models, c: Controls, retries: int = 2, b: Biases = Biases()) -> tuple[Song, int]:
+    """`generate_song`, re-sampled (next seeds) up to `retries` times while the project's key analysis hears
+    another key than the one asked for. Returns the song and the number of attempts made."""
+    from bridge.generation.metrics import key_matches
+
+    song = generate_song(models, c, b)
+    for attempt in range(1, retries + 1):
+        if key_matches(song):
+            return song, attempt
+        seed = None if c.seed is None else c.seed + 7919 * attempt
+        song = generate_song(models, replace(c, seed=seed), b)
+    return song, retries + 1
 
 
 def continue_song(models, given: Song, c: Controls, b: Biases = Biases()) -> Song:
