@@ -89,19 +89,6 @@ def score_for(rntxt: Path):
     return converter.parse(rntxt.with_suffix(".mxl"))
 
 
-def without_repeats(score):
-    """MIDI export expands repeats, but analyses count measures as written: drop the repeat marks."""
-    from music21 import bar, repeat
-
-    for m in score.recurse().getElementsByClass("Measure"):
-        for side in ("leftBarline", "rightBarline"):
-            if isinstance(getattr(m, side), bar.Repeat):
-                setattr(m, side, None)
-    for r in list(score.recurse().getElementsByClass(repeat.RepeatExpression)):
-        r.activeSite.remove(r)
-    return score
-
-
 def analysis_spans(rntxt: Path) -> list[dict]:
     """The analysis's chords by measure number and offset inside the measure, as the analyst counted."""
     from music21 import converter, roman
@@ -161,8 +148,8 @@ def place(raw: list[dict], measures: dict[int, tuple[float, float]]) -> list[Spa
 
 
 def score_notes(score) -> dict:
-    """Notes and meters read straight from the music21 score. Not through MIDI: music21 writes unisons
-    of different voices on one channel, and their note-offs then cut or stretch each other."""
+    """Notes and meters read straight from the music21 score, on the score's own time line. (Its MIDI
+    export would expand repeats, and the analysis counts measures as written.)"""
     notes = []
     for track, part in enumerate(score.parts):
         for n in part.flatten().stripTies().notes:
@@ -189,7 +176,7 @@ def load_pair(rntxt: Path, cache: Path) -> tuple[Piece, list[Span]]:
     cache.mkdir(parents=True, exist_ok=True)
     js = cache / f"{rntxt.parent.name}__{rntxt.stem}.json"
     if not js.exists():
-        score = without_repeats(score_for(rntxt))
+        score = score_for(rntxt)
         data = {
             "spans": analysis_spans(rntxt),
             "measures": measure_map(score),
@@ -319,13 +306,15 @@ def evaluate(files: list[Path], cache: Path, params: ChordParams | None = None) 
     }
 
 
+# Second stage of the search: the first (seventh 0.02-0.2, missing 0.15-0.6, offbeat 0.3-1, bass 0-0.3,
+# diatonic 0-0.08, rare 0.04-0.2) ended on the edges of its grid, so this one extends past them.
 TUNING_GRID = {
-    "seventh_penalty": (0.02, 0.06, 0.1, 0.15, 0.2),
-    "missing_penalty": (0.15, 0.35, 0.6),
-    "offbeat_weight": (1.0, 0.6, 0.3),
-    "bass_weight": (0.0, 0.15, 0.3),
-    "diatonic_bonus": (0.0, 0.04, 0.08),
-    "rare_penalty": (0.04, 0.1, 0.2),
+    "seventh_penalty": (0.2, 0.3, 0.45),
+    "missing_penalty": (0.0, 0.08, 0.15),
+    "offbeat_weight": (0.6,),
+    "bass_weight": (0.0, 0.15),
+    "diatonic_bonus": (0.08, 0.12, 0.18),
+    "rare_penalty": (0.2, 0.35, 1.0),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 
@@ -56,6 +58,7 @@ _SCALES = {
 }
 
 
+@lru_cache(maxsize=48)
 def key_spelling(tonic_pc: int, mode: str) -> tuple[str, ...]:
     """Names of the 12 pitch classes in a key: scale tones by the key's letters, the rest by its accidentals."""
     tonic = tonic_name(tonic_pc, mode)
