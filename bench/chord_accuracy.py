@@ -194,9 +194,30 @@ def load_pair(rntxt: Path, cache: Path) -> tuple[Piece, list[Span]]:
     return piece, spans
 
 
-def score_is_usable(rntxt: Path, cache: Path) -> bool:
-    load_pair(rntxt, cache)
-    return bool(json.loads((cache / f"{rntxt.parent.name}__{rntxt.stem}.json").read_text())["consistent"])
+MIN_CHORD_TONE_FIT = 0.7  # matching scores: 0.84-0.97; riemenschneider011 (BWV 41.6s): 0.50
+
+
+def unusable_reason(rntxt: Path, cache: Path) -> str | None:
+    """Why a corpus score cannot be checked against its analysis, or None when it can."""
+    piece, spans = load_pair(rntxt, cache)
+    if not json.loads((cache / f"{rntxt.parent.name}__{rntxt.stem}.json").read_text())["consistent"]:
+        return "voices drift apart in the corpus score"
+    if chord_tone_fit(piece, spans) < MIN_CHORD_TONE_FIT:
+        return "the corpus score is not the analysed one (few notes are chord tones of the analysis)"
+    return None
+
+
+def chord_tone_fit(piece: Piece, spans: list[Span]) -> float:
+    """Share of the sounding note time inside analysed spans that belongs to the analysed chord."""
+    n = piece.notes
+    total = inside = 0.0
+    for s in spans:
+        if s.quality is None:
+            continue
+        overlap = np.clip(np.minimum(n.end, s.start + s.duration) - np.maximum(n.start, s.start), 0.0, None)
+        total += overlap.sum()
+        inside += overlap[np.isin(n.pitch % 12, list(chord_tones(s.root_pc, s.quality)))].sum()
+    return inside / total if total > 0 else 0.0
 
 
 def edition_shift(piece: Piece, spans: list[Span]) -> int:
@@ -285,10 +306,11 @@ def rates(c: Counter) -> dict:
 def evaluate(files: list[Path], cache: Path, params: ChordParams | None = None) -> dict:
     groups: dict[str, Counter] = {}
     per_file = {}
-    excluded = []
+    excluded = {}
     for f in files:
-        if not score_is_usable(f, cache):
-            excluded.append(f.stem)
+        reason = unusable_reason(f, cache)
+        if reason:
+            excluded[f.stem] = reason
             continue
         piece, spans = load_pair(f, cache)
         c = compare(piece, spans, params)
@@ -322,7 +344,7 @@ def tune(files: list[Path], cache: Path, top: int = 8) -> list[dict]:
     """Grid search on the tuning half of the analyses; objective = root+quality accuracy."""
     import itertools
 
-    pairs = [load_pair(f, cache) for f in files if not held_out(f) and score_is_usable(f, cache)]
+    pairs = [load_pair(f, cache) for f in files if not held_out(f) and unusable_reason(f, cache) is None]
     names = list(TUNING_GRID)
     results = []
     for values in itertools.product(*(TUNING_GRID[n] for n in names)):
@@ -365,8 +387,9 @@ def main(argv=None) -> int:
     print("top confusions (analysis -> ours, in sixteenths):")
     for k, v in result["confusions"].items():
         print(f"  {k:<40}{v}")
-    if result["excluded"]:
-        print(f"excluded (voices drift apart in the corpus score): {', '.join(result['excluded'])}")
+    for reason in sorted(set(result["excluded"].values())):
+        names = [k for k, v in result["excluded"].items() if v == reason]
+        print(f"excluded, {reason}: {', '.join(names)}")
     print(f"{len(files) - len(result['excluded'])} of {len(files)} analyses, {time.perf_counter() - t0:.0f} s")
     return 0
 
