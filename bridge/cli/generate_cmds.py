@@ -193,7 +193,7 @@ def eval_generation(data, backbone_ckpt, melody_ckpt, model_dir, samples, bars, 
         for name, ck in (("backbone", backbone_ckpt), ("melody", melody_ckpt)):
             if ck:
                 report[f"{name}_heldout_nll"] = round(ev.heldout_nll(ck, data), 4)
-        if samples:
+        if samples and (backbone_ckpt and melody_ckpt or not ablation_dir):
             human = ev.heldout_songs(data)
             if backbone_ckpt and melody_ckpt:
                 from models.generation.steppers import TorchModels
@@ -201,9 +201,12 @@ def eval_generation(data, backbone_ckpt, melody_ckpt, model_dir, samples, bars, 
 
                 models = TorchModels(load_checkpoint(backbone_ckpt)[0], load_checkpoint(melody_ckpt)[0])
             else:
-                from bridge.generation.runtime import GenerationModels
+                from bridge.generation.runtime import GenerationModels, ModelNotFound
 
-                models = GenerationModels.load(model_dir)
+                try:
+                    models = GenerationModels.load(model_dir)
+                except ModelNotFound as e:
+                    raise click.ClickException(str(e)) from e
             report["metrics"] = ev.sample_metrics(models, human, samples, bars)
         if ablation_dir:
             if not melody_ckpt:
