@@ -57,6 +57,7 @@ class TrainArgs:
     n_heads: int = 6
     d_ff: int = 1024
     dropout: float = 0.1
+    start_crop_prob: float = 0.0  # share of training crops that keep the clip's first tokens
     eval_every: int = 100
     checkpoint_minutes: float = 3.0
     valid_size: int = 256
@@ -148,9 +149,12 @@ def _caption_cache_path(args: TrainArgs) -> Path:
     return root / "captions_minilm.npz"
 
 
-def get_batch(data: TrainData, order: np.ndarray, rng: np.random.Generator, max_len: int):
+def get_batch(data: TrainData, order: np.ndarray, rng: np.random.Generator, max_len: int, start_prob: float = 0.0):
     """Random crop of each clip + one of its captions at random."""
-    seqs = [crop_ids(data.ids[i], max_len, data.bar, rng) for i in order]
+    # Runtime windows always start with their Tempo/TimeSig/Program tokens; crops from the middle of a clip
+    # lack them, so a share of crops keeps the clip's start (--start-crop-prob).
+    seqs = [data.ids[i][:max_len] if rng.random() < start_prob else crop_ids(data.ids[i], max_len, data.bar, rng)
+            for i in order]
     rows = [int(rng.choice(data.caption_rows[i])) for i in order]
     return torch.from_numpy(pad_batch(seqs, max_len)), torch.from_numpy(data.vectors[rows])
 
@@ -275,7 +279,7 @@ def train(args: TrainArgs, on_progress=None) -> dict:
             perm, cursor = rng.permutation(n), 0
         order = perm[cursor : cursor + args.batch_size]
         cursor += args.batch_size
-        ids, vecs = get_batch(data, order, rng, cfg.max_len)
+        ids, vecs = get_batch(data, order, rng, cfg.max_len, args.start_crop_prob)
         ids, vecs = ids.to(device, non_blocking=True), vecs.to(device, non_blocking=True)
         with torch.autocast("cuda", dtype=amp_dtype, enabled=use_amp):
             text, midi, log_inv_temp = ddp(ids, vecs)
