@@ -67,3 +67,15 @@ def test_folk_tune_gets_chords_per_half_bar():
 def test_without_chords(chorale_path):
     a = analyze_piece(load_midi(chorale_path), with_chords=False)
     assert a.chords == () and a.progression == ()
+
+
+def test_pieces_without_pitched_notes():
+    from bridge.music import NoteList, Piece
+
+    empty = analyze_piece(Piece(notes=NoteList.empty()))
+    assert (empty.bars, empty.seconds, empty.chords, empty.instruments) == (0.0, 0.0, (), ())
+    groove = NoteList.from_tuples([(i * 0.5, 0.1, 36 + (i % 3) * 2) for i in range(16)], is_drum=True)
+    a = analyze_piece(Piece(notes=groove))
+    assert a.key.confidence == 0.0  # no key to speak of: consumers should not caption one
+    assert [i.family for i in a.instruments] == ["drums"]
+    assert a.chords == () and a.note_density > 0
