@@ -97,7 +97,20 @@ class Item:
     @property
     def held_out(self) -> bool:
         """Stable half split: tune parameters only on the other half."""
-        return hashlib.md5(self.piece_id.encode()).digest()[0] % 2 == 1
+        return hashlib.md5(self.piece_id.split("@")[0].encode()).digest()[0] % 2 == 1
+
+
+def clips(items: list[Item], bars: int) -> list[Item]:
+    """Every whole, non-overlapping `bars`-bar window of every piece, judged against the piece's key
+    (as the corpus uses analyze_piece on clips); ids are "<piece>@b<first bar>", split by piece."""
+    out = []
+    for it in items:
+        starts = it.piece.bar_starts()
+        for i in range(0, len(starts) - bars, bars):
+            window = it.piece.window(float(starts[i]), float(starts[i + bars]))
+            if len(window.notes.pitched()) >= 4:
+                out.append(Item(f"{it.piece_id}@b{i}", it.collection, window, it.truth))
+    return out
 
 
 # ---------------------------------------------------------------- ground truth from ABC headers
@@ -443,6 +456,7 @@ def main(argv=None) -> int:
     parser.add_argument("--collections", default=",".join(ALL_COLLECTIONS), help="comma-separated subset")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/midibridge-bench-cache"), help="chorale MIDI cache")
+    parser.add_argument("--clip-bars", type=int, default=None, help="score N-bar clips instead of whole pieces")
     parser.add_argument("--tune", action="store_true", help="grid-search KeyParams on the tuning half")
     parser.add_argument("--rows", type=Path, default=None, help="also write one JSON line per piece here")
     args = parser.parse_args(argv)
@@ -452,6 +466,8 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown collections {sorted(unknown)}; known: {', '.join(ALL_COLLECTIONS)}")
     items, skipped = load_items(collections, args.limit, args.cache)
+    if args.clip_bars:
+        items = clips(items, args.clip_bars)
     if args.tune:
         for r in tune(items):
             print(f"{r['objective']:.4f} folk {r['folk']:.4f} chorales {r['chorales']:.4f} {r['params']}")
