@@ -29,6 +29,8 @@ def file_name(row: dict) -> str:
     ident = row["piece_id"].split("/", 1)[-1]
     m = re.search(r"_(\d+)$", ident)
     number = m.group(1).zfill(4) if m else slug(ident, 24)
+    if collection == "ryan":  # one tune per file, always X:1: the title names it
+        number = ""
     title = slug(row.get("title") or "", 36)
     lead = slug(row.get("ensemble") or (row.get("instruments") or [""])[0], 20)
     m = re.search(r"__(whole|b\d+-\d+)", row["location"])
