@@ -22,7 +22,9 @@ def _bad_inputs(folder):
     good = Piece(NoteList.from_tuples([(i * 0.5, 0.5, 60 + (i * 5) % 12) for i in range(64)]))
     save_midi(good, folder / "good.mid")
     (folder / "truncated.mid").write_bytes((folder / "good.mid").read_bytes()[:60])
-    save_midi(Piece(good.notes, tempos=(TempoChange(0.0, 5000.0),)), folder / "absurd_tempo.mid")
+    # other notes than good.mid, or deduplication would (rightly) drop one of the two
+    fast = good.notes.with_(pitch=(good.notes.pitch + np.arange(len(good.notes)) % 5).astype(np.int16))
+    save_midi(Piece(fast, tempos=(TempoChange(0.0, 5000.0),)), folder / "absurd_tempo.mid")
     n = 200_000
     huge = symusic.Score(480)
     track = symusic.Track(name="huge")
