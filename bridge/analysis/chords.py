@@ -6,6 +6,7 @@ All windows of a piece are scored at once: a (windows x 12) pitch-class weight m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -164,7 +165,10 @@ def score_implied(weights: np.ndarray, key: KeyEstimate | None, seventh_share: f
 
 
 def recognize_chord(
-    pitches, weights=None, key: KeyEstimate | None = None, params: ChordParams = DEFAULT_CHORD_PARAMS
+    pitches: Sequence[int] | np.ndarray,
+    weights: Sequence[float] | np.ndarray | None = None,
+    key: KeyEstimate | None = None,
+    params: ChordParams = DEFAULT_CHORD_PARAMS,
 ) -> ChordEvent | None:
     """Name the chord formed by MIDI `pitches` (optionally duration `weights`); the lowest pitch is the bass."""
     pitches = np.asarray(pitches, dtype=np.int64)
