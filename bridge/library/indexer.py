@@ -253,7 +253,8 @@ def analyse_all(paths: list[str], workers: int, want_pieces: bool) -> Iterator[F
     A worker that dies (a parser crash on a hostile file) breaks the pool; the files that were in flight
     are retried one at a time in a fresh pool, and the one that kills it again is skipped with a reason.
     """
-    if workers <= 1 or len(paths) < INLINE_BELOW:
+    # A daemonic process (the daemon's search worker) may not start children: analyse in-process there.
+    if workers <= 1 or len(paths) < INLINE_BELOW or multiprocessing.current_process().daemon:
         for p in paths:
             yield analyse_file(p, want_pieces)
         return
