@@ -143,6 +143,21 @@ def feature_like_score(snap: Snapshot, hist: np.ndarray, tempo: float, meter: st
     return 0.6 * pitch + 0.15 * tempo_sim + 0.1 * meter_sim + 0.15 * inter / union
 
 
+# A MIDI clip can be re-voiced in the DAW but not re-keyed without changing it, so what the text states is
+# honoured in this order: key/mode, then meter, then tempo, then instruments. Any satisfied higher constraint
+# outweighs every lower one together.
+CONSTRAINT_ORDER = ("instrument", "tempo", "meter", "mode", "key")
+
+
+def constraint_weight(label: str, checks: list[tuple[str, np.ndarray]]) -> float:
+    kinds = [lbl.split(" ", 1)[0] for lbl, _ in checks]
+    kind = label.split(" ", 1)[0]
+    weight = 1.0
+    for lower in CONSTRAINT_ORDER[: CONSTRAINT_ORDER.index(kind)]:
+        weight *= kinds.count(lower) + 1
+    return weight
+
+
 def rank(
     snap: Snapshot, mask: np.ndarray, checks: list[tuple[str, np.ndarray]], score: np.ndarray, k: int
 ) -> list[Ranked]:
@@ -150,8 +165,8 @@ def rank(
     if k <= 0 or not mask.any():
         return []
     satisfied = np.zeros(len(snap), dtype=np.float64)
-    for _label, ok in checks:
-        satisfied += ok
+    for label, ok in checks:
+        satisfied += ok * constraint_weight(label, checks)
     # Scores lie in [-1, 1]; squeezing them into [0, 1) makes one satisfied constraint outweigh any similarity.
     key = satisfied + (np.clip(score, -1.0, 1.0) + 1.0) * 0.4999
     key = np.where(mask, key, -np.inf)
