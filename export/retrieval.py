@@ -27,7 +27,7 @@ from bridge.music import load_midi
 from bridge.paths import examples_dir
 from bridge.tokens import TOKENIZER_FILE, crop_ids, tokenize_piece
 from export.retrieval_checks import parity_items, valid_items
-from models.retrieval.metrics import recall_at
+from models.retrieval.metrics import target_ranks
 from models.retrieval.model import CONFIG_FILE
 from models.retrieval.text import MAX_TEXT_TOKENS, minilm_path
 from models.retrieval.torch_encoders import TorchRetrievalEncoders
@@ -102,7 +102,7 @@ class _OnnxTowers:
 
 
 def _min_cos(a: np.ndarray, b: np.ndarray) -> float:
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)  # (n, D) rows compared pairwise
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
     return float((a * b).sum(axis=1).min())
 
@@ -156,7 +156,8 @@ def export_retrieval(
         "text": "text_encoder.int8.onnx" if choice["text"] == "int8" else "text_encoder.onnx",
         "midi": "midi_encoder.int8.onnx" if choice["midi"] == "int8" else "midi_encoder.onnx",
     }
-    name = f"retrieval-{model_dir.resolve().name}"
+    run = model_dir.resolve()
+    name = f"retrieval-{run.parent.name if run.name == 'best' else run.name}-step{enc.checkpoint.get('step', 0)}"
     text_cfg = TowerConfig(files["text"], "tokenizer.json", enc.dim, choice["text"], MAX_TEXT_TOKENS, name)
     midi_cfg = TowerConfig(files["midi"], TOKENIZER_FILE, enc.dim, choice["midi"], enc.max_len, name)
     (out / TEXT_CONFIG).write_text(json.dumps(asdict(text_cfg), indent=2))
@@ -181,7 +182,9 @@ def export_retrieval(
     return report
 
 
-def choose_precision(out: Path, enc, texts: list[str], seqs: list[np.ndarray]) -> tuple[dict, dict]:
+def choose_precision(
+    out: Path, enc, texts: list[str], targets: np.ndarray, seqs: list[np.ndarray]
+) -> tuple[dict, dict]:
     """Valid R@10 for each text/MIDI precision pair; the smallest pair within 0.01 of all-fp32 wins."""
     cache: dict[str, np.ndarray] = {}
 
@@ -196,7 +199,8 @@ def choose_precision(out: Path, enc, texts: list[str], seqs: list[np.ndarray]) -
     r10 = {}
     for tp in ("fp32", "int8"):
         for mp in ("fp32", "int8"):
-            r10[f"text_{tp}+midi_{mp}"] = recall_at(vectors("text", tp), vectors("midi", mp), 10)
+            ranks = target_ranks(vectors("text", tp) @ vectors("midi", mp).T, targets)
+            r10[f"text_{tp}+midi_{mp}"] = float(np.mean(ranks <= 10))
     base = r10["text_fp32+midi_fp32"]
     choice = {"text": "fp32", "midi": "fp32"}
     # Prefer int8 text first: it is the big tower (MiniLM, 90 MB fp32 vs ~23 MB int8).
@@ -208,8 +212,8 @@ def choose_precision(out: Path, enc, texts: list[str], seqs: list[np.ndarray]) -
         "text_int8_min_cosine": _min_cos(vectors("text", "fp32"), vectors("text", "int8")),
         "midi_int8_min_cosine": _min_cos(vectors("midi", "fp32"), vectors("midi", "int8")),
     }
-    report = {"valid_items": len(texts), "valid_R@10": r10, **cos, "rule": f"int8 kept if R@10 >= fp32 - "
-              f"{INT8_MAX_R10_DROP}"}
+    report = {"valid_queries": len(texts), "valid_clips": len(seqs), "valid_R@10": r10, **cos,
+              "rule": f"int8 kept if R@10 >= fp32 - {INT8_MAX_R10_DROP}"}
     log.info("precision: %s -> %s", report, choice)
     return choice, report
 

@@ -139,9 +139,11 @@ class _TrainProgress:
 @click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
               help="onnx needs no torch; torch needs the `train` extra and a checkpoint dir (model.pt).")
 @click.option("--cache-dir", type=_dir, default=None, help="Token cache (default: DATA/.retrieval_cache).")
+@click.option("--max-queries", type=int, default=0, show_default=True,
+              help="Sample this many captions per phrasing group (0: all); every clip stays a candidate.")
 @json_option
 def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str, cache_dir: Path | None,
-                   as_json: bool) -> None:
+                   max_queries: int, as_json: bool) -> None:
     """Retrieval metrics over a whole split, with random and feature-matching baselines."""
     from bridge.inference.retrieval import TEXT_CONFIG, default_model_dir
 
@@ -167,7 +169,8 @@ def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str,
 
     status = click.echo if not as_json else (lambda msg, err=True: None)
     try:
-        report = evaluate(encoders, data, split, cache_dir, progress=lambda m: status(m, err=True))
+        report = evaluate(encoders, data, split, cache_dir, progress=lambda m: status(m, err=True),
+                          max_queries=max_queries)
     except (ValueError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from e
     report["backend"] = backend

@@ -132,10 +132,11 @@ class RetrievalEncoders:
 
     def encode_text(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths batch with little padding
         for lo in range(0, len(texts), batch_size):
-            chunk = list(texts[lo : lo + batch_size])
-            ids, mask = tokenize_texts(self._text_tok, chunk)
-            out[lo : lo + len(chunk)] = self._text.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            idx = order[lo : lo + batch_size]
+            ids, mask = tokenize_texts(self._text_tok, [texts[i] for i in idx])
+            out[idx] = self._text.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         return out
 
     def tokenize_pieces(self, pieces: list[Piece]) -> list[np.ndarray]:

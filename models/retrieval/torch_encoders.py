@@ -36,10 +36,12 @@ class TorchRetrievalEncoders:
     @torch.no_grad()
     def encode_text(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")  # same batching as the ONNX runtime
         for lo in range(0, len(texts), batch_size):
-            ids, mask = tokenize_texts(self._text_tok, texts[lo : lo + batch_size])
+            idx = order[lo : lo + batch_size]
+            ids, mask = tokenize_texts(self._text_tok, [texts[i] for i in idx])
             vec = self.text_tower(torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device))
-            out[lo : lo + len(ids)] = vec.float().cpu().numpy()
+            out[idx] = vec.float().cpu().numpy()
         return out
 
     @torch.no_grad()
