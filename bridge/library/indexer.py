@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sqlite3
 import sys
 import time
@@ -266,8 +267,10 @@ def analyse_all(paths: list[str], workers: int, want_pieces: bool) -> Iterator[F
             try:
                 while queue or inflight:
                     while queue and len(inflight) < 4 * workers:
-                        p = queue.pop()
-                        inflight[pool.submit(analyse_file, p, want_pieces)] = p
+                        # submit raises BrokenProcessPool once a worker died: take the path off the queue
+                        # only after it is in flight, or it would be lost.
+                        inflight[pool.submit(analyse_file, queue[-1], want_pieces)] = queue[-1]
+                        queue.pop()
                     finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         result = fut.result()  # raises BrokenProcessPool while `fut` is still in flight
@@ -306,6 +309,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _worker_env(env: dict[str, str]) -> None:
+    # A signal mask survives fork and exec: a parent whose threads block SIGTERM (libjack's do) would give us
+    # workers that ignore the pool's terminate() after a crash, and the pool would wait for them forever.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     for k in [k for k in os.environ if k.startswith("MIDIBRIDGE_") and k not in env]:
         del os.environ[k]
     os.environ.update(env)
