@@ -55,6 +55,7 @@ def generate(prompt, out, bars, seed, temperature, top_p, key_text, meter, tempo
         raise click.UsageError("use either --continue or --harmonize, not both")
     c = parse_prompt(prompt)
     key_given = c.key_given or key_text is not None
+    c = _match_unknown_words(c.with_(key_given=key_given), meter_given=meter is not None, tempo_given=tempo is not None)
     if key_text:
         kc = parse_prompt(f"in {key_text}" if not key_text.lower().startswith("in ") else key_text)
         c = c.with_(tonic_pc=kc.tonic_pc, mode=kc.mode)
@@ -235,3 +236,18 @@ def export_generation(backbone_ckpt, melody_ckpt, out, as_json):
 
 
 COMMANDS = (generate,)
+
+
+def _match_unknown_words(c, meter_given: bool, tempo_given: bool):
+    """Words the vocabulary does not know go through the retrieval text tower, when one is installed."""
+    if not c.unmatched:
+        return c
+    from bridge.generation.word_match import WordMatcher
+    from bridge.inference import RetrievalEncoders
+
+    try:
+        encoder = RetrievalEncoders.load()
+    except Exception as e:  # no model shipped or installed: the vocabulary alone still works
+        logging.getLogger(__name__).info("no retrieval text tower (%s): %s stay unmatched", e, ", ".join(c.unmatched))
+        return c
+    return WordMatcher(encoder).apply(c, meter_given=meter_given, tempo_given=tempo_given)

@@ -1,7 +1,7 @@
 """Text prompt -> generation controls through a small musical vocabulary (no model needed).
 
 "a slow melancholic waltz in D minor" -> D minor, 3/4, 70 BPM. Words outside the vocabulary are returned in
-`Controls.unmatched`; matching them through the retrieval text tower is future work (docs/generation.md).
+`Controls.unmatched`; `bridge.generation.word_match` then matches them through the retrieval text tower.
 """
 
 from __future__ import annotations
