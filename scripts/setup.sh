@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup on a fresh Debian machine.
-#   scripts/setup.sh runtime   -> .venv with the runtime only (no torch): enough to serve
-#   scripts/setup.sh dev       -> .venv-dev with torch (CPU), training extras and test tools
+#   scripts/setup.sh runtime [VENV]   -> VENV (default .venv) with the runtime only (no torch): enough to serve
+#   scripts/setup.sh dev              -> .venv-dev with torch (CPU), training extras and test tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-runtime}"
@@ -19,10 +19,10 @@ fi
 
 case "$kind" in
   runtime)
-    venv=.venv
+    venv="${2:-.venv}"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
     "$venv/bin/pip" install -q --upgrade pip
-    "$venv/bin/pip" install -q -e .
+    "$venv/bin/pip" install -q .
     ;;
   dev)
     venv=.venv-dev

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
+# A clean runtime install (no torch) beside it: tests/test_runtime_install.py drives it.
+bash scripts/setup.sh runtime .venv-runtime
 set +e
 .venv-dev/bin/python -m pytest -q -ra "$@"
 rc=$?
