@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -178,3 +179,25 @@ def score_matrix(queries: list[str], records: list[dict]) -> np.ndarray:
                 has_instrument[inst] = np.array([inst in f.instruments for f in feats], dtype=bool)
             row += has_instrument[inst]
     return scores
+
+
+def analysed_record(midi_path: str | Path) -> dict:
+    """The clip's features as `bridge.analysis` hears them from the notes, in corpus-record form.
+
+    This is the baseline the issue asks for: a search without a model can only know what analysis finds
+    in a user's file, never the labels its caption was written from. A file that cannot be read matches nothing.
+    """
+    from bridge.analysis import analyze_piece
+    from bridge.music import MidiFileError, load_midi
+
+    try:
+        a = analyze_piece(load_midi(midi_path), with_chords=False)
+    except MidiFileError:
+        return {}
+    return {
+        "key": a.key.name,
+        "mode": a.key.mode,
+        "time_signature": a.time_signature,
+        "tempo": a.tempo_bpm,
+        "instrument_summary": [i.name for i in a.instruments],
+    }
