@@ -37,17 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "daemon"))
 
 from daemon_harness import JackServer, OscClient, Recorder, free_udp_port  # noqa: E402
+from queries import TEXT_QUERIES  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 TEMPO = 300.0
 RATE = 48000
-TEXTS = [
-    "sad piano melody in A minor",
-    "fast violin jig in 6/8",
-    "slow chorale for choir in D major",
-    "bright waltz for strings",
-    "Andante flute tune around 90 bpm",
-    "dark cello line",
-]
+TEXTS = list(TEXT_QUERIES)
 
 
 def _search_bench():

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from queries import TEXT_QUERIES  # bench/ is on sys.path when a bench script runs
 
 log = logging.getLogger("bench.search")
 
@@ -195,14 +196,7 @@ def bench_library(n_windows: int, queries: int) -> dict:
     # One intra-op thread: a single short query gains nothing from two, and on a busy machine the second
     # thread's wait shows up in the tail (measured p50 8.6 vs 12.4 ms for the int8 MiniLM under load).
     encoder, real = load_encoder(threads=1)
-    texts = [
-        "sad piano melody in A minor",
-        "fast violin jig in 6/8",
-        "slow chorale for choir in D major",
-        "bright waltz for strings",
-        "Andante flute tune around 90 bpm",
-        "dark cello line",
-    ]
+    texts = list(TEXT_QUERIES)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "db"
         t = time.perf_counter()
