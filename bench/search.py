@@ -156,6 +156,9 @@ def synthetic_index(db_dir: Path, n_windows: int, encoder) -> None:
     modes = ["major", "minor"]
     names = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B"]
     with store.Transaction(conn):
+        # A library with no folder counts as never indexed: the daemon would index the bundled clips into it,
+        # and that run would drop every synthetic file as deleted.
+        store.add_roots(conn, [str(Path(db_dir) / "synthetic")])
         for f in range(n_windows // 4):
             windows = []
             for w in range(4):
