@@ -27,7 +27,8 @@ def doctor(osc_port: int, as_json: bool) -> None:
         state = "[green]works[/]" if api["works"] else f"[yellow]{api.get('error', 'unavailable')}[/]"
         table.add_row(f"MIDI {api['display_name']}", state)
     jack = report["jack"]
-    table.add_row("JACK server", f"[green]running[/] ({jack['server']})" if jack["running"] else "[yellow]not running[/]")
+    jack_state = f"[green]running[/] ({jack['server']})" if jack["running"] else "[yellow]not running[/]"
+    table.add_row("JACK server", jack_state)
     osc = report["osc_port"]
     table.add_row(
         f"OSC {osc['host']}:{osc['port']}", "[green]free[/]" if osc["free"] else f"[red]busy[/] ({osc.get('error')})"
