@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bridge.cli.options import emit_json, json_option
+from bridge.cli.options import emit_json, json_option, load_midi_or_fail
 
 
 @click.command("analyze")
@@ -16,12 +16,8 @@ from bridge.cli.options import emit_json, json_option
 def analyze(file: Path, show_chords: bool, as_json: bool) -> None:
     """Describe a MIDI file: key (from the notes, not the key signature), tempo, meter, instruments, chords."""
     from bridge.analysis import analyze_piece
-    from bridge.music import MidiFileError, load_midi
 
-    try:
-        piece = load_midi(file)
-    except MidiFileError as e:
-        raise click.ClickException(f"{file}: {e}") from e
+    piece = load_midi_or_fail(file)
     analysis = analyze_piece(piece)
     if as_json:
         emit_json({"file": str(file), **analysis.to_dict(), "warnings": list(piece.warnings)})

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from bridge.cli.groups import data_group, eval_group, export_group, train_group
-from bridge.cli.options import emit_json, json_option, require_train_extra
+from bridge.cli.options import emit_json, json_option, load_midi_or_fail, require_train_extra
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def generate(prompt, out, bars, seed, temperature, top_p, key_text, meter, tempo
     from bridge.generation.generate import continue_song, generate_song_in_key, harmonize_song
     from bridge.generation.prompt import parse_prompt
     from bridge.generation.runtime import GenerationModels, ModelNotFound
-    from bridge.music import MidiFileError, load_midi, save_midi
+    from bridge.music import save_midi
 
     if continue_path and harmonize_path:
         raise click.UsageError("use either --continue or --harmonize, not both")
@@ -67,10 +67,7 @@ def generate(prompt, out, bars, seed, temperature, top_p, key_text, meter, tempo
     source = continue_path or harmonize_path
     attempts = 1
     if source:
-        try:
-            piece = load_midi(source)
-        except MidiFileError as e:
-            raise click.ClickException(f"{source}: {e}") from e
+        piece = load_midi_or_fail(source)
         if not len(piece.notes.pitched()):
             raise click.ClickException(f"{source}: no pitched notes")
         if not key_given:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bridge.cli.options import db_option, emit_json, json_option
+from bridge.cli.options import db_option, emit_json, json_option, load_midi_or_fail
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,6 @@ def search(text, k, like, bars, key, mode, tempo, meter, instrument, min_bars, e
     from bridge.library.export import export_hits
     from bridge.library.hashing import content_hash
     from bridge.library.windows import span_for_bars
-    from bridge.music import MidiFileError, load_midi
     from bridge.query import parse_bpm_range
 
     if not text and like is None:
@@ -189,10 +188,7 @@ def search(text, k, like, bars, key, mode, tempo, meter, instrument, min_bars, e
         _first_use(lib, quiet=as_json)
         like_piece = exclude = exclude_hash = None
         if like is not None:
-            try:
-                piece = load_midi(like)
-            except MidiFileError as e:
-                raise click.ClickException(f"{like}: {e}") from e
+            piece = load_midi_or_fail(like)
             rng = _bar_range(bars)
             if rng:
                 try:

@@ -35,6 +35,16 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def load_midi_or_fail(path):
+    """A MIDI file for a command, or a one-line click error naming the file and what is wrong with it."""
+    from bridge.music import MidiFileError, load_midi
+
+    try:
+        return load_midi(path)
+    except MidiFileError as e:
+        raise click.ClickException(f"{path}: {e}") from e
+
+
 def require_train_extra():
     """Import torch for training/export commands, or explain which extra to install."""
     try:
