@@ -56,6 +56,11 @@ def _offline_env() -> None:
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
 @click.option("--cache-dir", type=_dir, default=None, help="Token/caption caches (default: DATA/.retrieval_cache).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/model.pt (config and tokenizer from OUT).")
+@click.option("--init-from", type=_dir, default=None,
+              help="Start from this run's weights (config, tokenizer too) with a fresh optimizer and schedule.")
+@click.option("--aux-weight", type=float, default=0.0, show_default=True,
+              help="Weight of training-only heads predicting the caption's key, meter, tempo and instruments "
+                   "from the clip (0: off). Not exported.")
 @click.option("--nproc", type=int, default=1, show_default=True,
               help="Processes: >1 re-runs this training under torchrun (DDP: gloo on CPU, nccl on CUDA).")
 @json_option

@@ -5,6 +5,8 @@
 
 Only the MIDI tower and the small projections train; captions are encoded once by the frozen MiniLM
 (`CaptionCache`). `--minutes` counts total training time across `--resume`s and drives the LR decay.
+`--init-from RUN` starts from another run's weights with a fresh optimizer and schedule; `--aux-weight W`
+adds training-only heads that predict the caption's key, meter, tempo and instruments from the clip.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn as nn
 
 from bridge.tokens import bar_id, crop_ids, default_tokenizer, load_tokenizer, pad_batch, save_tokenizer
+from models.retrieval.aux_heads import AuxHeads, aux_accuracy, aux_loss
+from models.retrieval.aux_targets import clip_targets
 from models.retrieval.data import TokenCache, held_out_family, read_clips, usable, valid_subset
 from models.retrieval.losses import contrastive_loss, same_caption_mask
 from models.retrieval.metrics import recall_at
@@ -63,6 +68,8 @@ class TrainArgs:
     valid_size: int = 256
     threads: int = 0  # torch CPU threads; 0 = torch's default
     resume: bool = False
+    init_from: str = ""  # a run or checkpoint dir: start from its weights (config + tokenizer from it too)
+    aux_weight: float = 0.0  # >0: add the auxiliary key/meter/tempo/instrument heads with this weight
     cache_dir: str = ""
     progress: bool = True
 
@@ -108,6 +115,7 @@ class TrainData:
     valid_ids: np.ndarray  # (V, T) padded, fixed crop
     valid_vectors: np.ndarray  # (V, 384) one caption per valid clip
     bar: int
+    targets: dict[str, np.ndarray]  # aux targets, one row per training clip (aux_targets.clip_targets)
 
 
 def prepare_data(args: TrainArgs, tokenizer, rank: int) -> TrainData:
@@ -141,6 +149,7 @@ def prepare_data(args: TrainArgs, tokenizer, rank: int) -> TrainData:
         valid_ids=pad_batch([crop_ids(tokens.get(c.location), args.max_len, bar) for c in valid], args.max_len),
         valid_vectors=captions.lookup([next(t for t, f in c.captions if f != held) for c in valid]),
         bar=bar,
+        targets=clip_targets([c.record for c in train]),
     )
 
 
@@ -159,6 +168,23 @@ def get_batch(data: TrainData, order: np.ndarray, rng: np.random.Generator, max_
     return torch.from_numpy(pad_batch(seqs, max_len)), torch.from_numpy(data.vectors[rows])
 
 
+def batch_targets(data: TrainData, order: np.ndarray, device: str) -> dict[str, torch.Tensor]:
+    return {name: torch.from_numpy(v[order]).to(device) for name, v in data.targets.items()}
+
+
+class Trainable(nn.Module):
+    """What one step updates: the model plus (optional) aux heads, one module so DDP syncs both."""
+
+    def __init__(self, model: RetrievalModel, aux: AuxHeads | None):
+        super().__init__()
+        self.model = model
+        self.aux = aux
+
+    def forward(self, ids: torch.Tensor, vecs: torch.Tensor):
+        text, midi, log_inv_temp = self.model(ids, vecs)
+        return text, midi, log_inv_temp, (self.aux(midi) if self.aux is not None else None)
+
+
 def lr_at(args: TrainArgs, step: int, progress: float) -> float:
     """Linear warmup over steps, then linear decay over `progress` (0..1 of the step or time budget)."""
     if step < args.warmup_steps:
@@ -166,7 +192,7 @@ def lr_at(args: TrainArgs, step: int, progress: float) -> float:
     return args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * max(0.0, 1.0 - progress))
 
 
-def make_optimizer(model: RetrievalModel, args: TrainArgs, device: str) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, args: TrainArgs, device: str) -> torch.optim.Optimizer:
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2 and "tok" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and not (p.dim() >= 2 and "tok" not in n)]
     groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -186,12 +212,14 @@ def valid_recall(model: RetrievalModel, data: TrainData, device: str, batch: int
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(out: Path, model, opt, state: dict, cfg: RetrievalConfig, tokenizer, args: TrainArgs) -> None:
+def save_checkpoint(out: Path, trainable: Trainable, opt, state: dict, cfg: RetrievalConfig, tokenizer,
+                    args: TrainArgs) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out)
     save_tokenizer(tokenizer, out)
     ckpt = {
-        "model": model.state_dict(),
+        "model": trainable.model.state_dict(),
+        "aux_heads": trainable.aux.state_dict() if trainable.aux is not None else None,
         "optimizer": opt.state_dict(),
         "config": dataclasses.asdict(cfg),
         "tokenizer_config": tokenizer.config.to_dict(),
@@ -224,11 +252,16 @@ def train(args: TrainArgs, on_progress=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
-    resume_ckpt = None
+    resume_ckpt = init_ckpt = None
     if args.resume and (out / "model.pt").is_file():
         resume_ckpt = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
         tokenizer = load_tokenizer(out)
         cfg = RetrievalConfig.load(out)
+    elif args.init_from:
+        init_dir = Path(args.init_from)
+        init_ckpt = torch.load(init_dir / "model.pt", map_location="cpu", weights_only=False)
+        tokenizer = load_tokenizer(init_dir)
+        cfg = dataclasses.replace(RetrievalConfig.load(init_dir), loss=args.loss, margin=args.margin)
     else:
         tokenizer = default_tokenizer()
         cfg = args.model_config(len(tokenizer))
@@ -241,16 +274,22 @@ def train(args: TrainArgs, on_progress=None) -> dict:
 
     model = RetrievalModel(cfg)
     model.log_inv_temp.requires_grad_(cfg.loss == "infonce")  # unused parameters would stall DDP
-    model.to(device)
-    opt = make_optimizer(model, args, device)
+    if init_ckpt is not None:
+        model.load_state_dict(init_ckpt["model"])
+        log.info("initialised from %s (step %s)", args.init_from, init_ckpt.get("step"))
+    trainable = Trainable(model, AuxHeads(cfg.embed_dim) if args.aux_weight > 0 else None)
+    trainable.to(device)
+    opt = make_optimizer(trainable, args, device)
     step, elapsed, best = 0, 0.0, -1.0
     if resume_ckpt is not None:
         model.load_state_dict(resume_ckpt["model"])
+        if trainable.aux is not None and resume_ckpt.get("aux_heads"):
+            trainable.aux.load_state_dict(resume_ckpt["aux_heads"])
         opt.load_state_dict(resume_ckpt["optimizer"])
         step, elapsed, best = resume_ckpt["step"], resume_ckpt["elapsed"], resume_ckpt.get("best_valid_r10", -1.0)
         rng = np.random.default_rng(args.seed + rank + 1000 * step)  # fresh but reproducible batches after resume
         log.info("resumed at step %d (%.1f min trained)", step, elapsed / 60)
-    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    ddp = torch.nn.parallel.DistributedDataParallel(trainable) if world > 1 else trainable
     use_amp = device.startswith("cuda")
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -258,9 +297,9 @@ def train(args: TrainArgs, on_progress=None) -> dict:
     n = len(data.ids)
     perm, cursor = rng.permutation(n), 0
     t_start, last_ckpt = time.time(), time.time()
-    r10, loss_value = float("nan"), float("nan")
+    r10, loss_value, aux_acc = float("nan"), float("nan"), {}
     budget = args.minutes * 60
-    model.train()
+    trainable.train()
     while True:
         frac = 0.0
         if args.max_steps:
@@ -282,13 +321,18 @@ def train(args: TrainArgs, on_progress=None) -> dict:
         ids, vecs = get_batch(data, order, rng, cfg.max_len, args.start_crop_prob)
         ids, vecs = ids.to(device, non_blocking=True), vecs.to(device, non_blocking=True)
         with torch.autocast("cuda", dtype=amp_dtype, enabled=use_amp):
-            text, midi, log_inv_temp = ddp(ids, vecs)
+            text, midi, log_inv_temp, aux_logits = ddp(ids, vecs)
         loss = contrastive_loss(cfg.loss, text.float(), midi.float(), margin=cfg.margin,
                                 log_inv_temp=log_inv_temp.float(), same=same_caption_mask(vecs))
+        if aux_logits is not None:
+            targets = batch_targets(data, order, device)
+            loss = loss + args.aux_weight * aux_loss(aux_logits, targets)
+            if step % args.eval_every == args.eval_every - 1:
+                aux_acc = aux_accuracy(aux_logits, targets)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        torch.nn.utils.clip_grad_norm_(trainable.parameters(), args.grad_clip)
         scaler.step(opt)
         scaler.update()
         step += 1
@@ -301,12 +345,13 @@ def train(args: TrainArgs, on_progress=None) -> dict:
             now = elapsed + time.time() - t_start
             state = {"step": step, "elapsed": now, "valid_r10": r10, "best_valid_r10": max(best, r10)}
             if r10 > best or time.time() - last_ckpt > args.checkpoint_minutes * 60 or last:
-                save_checkpoint(out, model, opt, state, cfg, tokenizer, args)
+                save_checkpoint(out, trainable, opt, state, cfg, tokenizer, args)
                 last_ckpt = time.time()
                 if r10 > best:
                     best = r10
                     save_best(out)
-            _append_log(out, {"step": step, "loss": loss_value, "valid_r10": r10, "minutes": now / 60})
+            _append_log(out, {"step": step, "loss": loss_value, "valid_r10": r10, "minutes": now / 60,
+                              **({"aux_batch_acc": aux_acc} if aux_acc else {})})
         if rank == 0 and on_progress:
             on_progress(step, loss_value, r10, frac)
 
@@ -315,7 +360,7 @@ def train(args: TrainArgs, on_progress=None) -> dict:
             r10 = valid_recall(model, data, device)
         now = elapsed + time.time() - t_start
         state = {"step": step, "elapsed": now, "valid_r10": r10, "best_valid_r10": max(best, r10)}
-        save_checkpoint(out, model, opt, state, cfg, tokenizer, args)
+        save_checkpoint(out, trainable, opt, state, cfg, tokenizer, args)
         if r10 > best or not (out / "best" / "model.pt").is_file():
             best = r10
             save_best(out)
