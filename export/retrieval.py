@@ -1,14 +1,17 @@
-"""Export the retrieval towers to ONNX (fp32 + int8), with parity and precision checks that fail loudly.
+"""Export the retrieval towers to ONNX (fp32, fp16 weights, int8), with parity and precision checks that fail loudly.
 
     out/text_encoder.onnx        MiniLM + mean pooling + normalise + projection + normalise (fp32)
+    out/text_encoder.fp16.onnx   the same with fp16-stored weights, fp32 compute (fp16_weights.py)
     out/text_encoder.int8.onnx   dynamic int8 (per channel, reduce_range)
-    out/midi_encoder.onnx        REMI ids -> embedding (fp32), and midi_encoder.int8.onnx
+    out/midi_encoder.onnx        REMI ids -> embedding (fp32), and midi_encoder.{fp16,int8}.onnx
     out/text_encoder.json, out/midi_encoder.json   the runtime configs: which file/precision each tower uses
     out/tokenizer.json (MiniLM word pieces), out/midi_tokenizer.json, out/retrieval_config.json
     out/export_report.json       parity cosines, valid R@10 per precision, the choice and why
 
-fp32 must match torch (min cosine >= 0.999 over the held-out parity items) or export raises. An int8
-tower is kept only if valid R@10 with it stays within 0.01 of fp32's.
+fp32 must match torch (min cosine >= 0.999 over the held-out parity items) or export raises. Then each
+tower gets the smallest precision that stays faithful (min cosine to fp32 >= 0.999 on valid items) and
+keeps valid R@10 within 0.01 of all-fp32, so the shipped files rank like torch does; if no faithful pair
+fits `max_mb`, the most faithful pair that fits and keeps R@10 is taken.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from bridge.inference.retrieval import MIDI_CONFIG, TEXT_CONFIG, TowerConfig, ma
 from bridge.music import load_midi
 from bridge.paths import examples_dir
 from bridge.tokens import TOKENIZER_FILE, crop_ids, tokenize_piece
+from export.fp16_weights import store_weights_fp16
 from export.retrieval_checks import parity_items, valid_items
 from models.retrieval.metrics import target_ranks
 from models.retrieval.model import CONFIG_FILE
@@ -37,6 +41,9 @@ log = logging.getLogger(__name__)
 OPSET = 17
 PARITY_MIN_COSINE = 0.999
 INT8_MAX_R10_DROP = 0.01
+MAX_SHIPPED_MB = 60.0
+PRECISIONS = ("fp32", "fp16", "int8")
+SUFFIX = {"fp32": ".onnx", "fp16": ".fp16.onnx", "int8": ".int8.onnx"}
 
 
 class MidiTowerOnnx(torch.nn.Module):
@@ -115,6 +122,7 @@ def export_retrieval(
     n_valid: int = 1000,
     int8: bool = True,
     prune: bool = False,
+    max_mb: float = MAX_SHIPPED_MB,
 ) -> dict:
     """Export, check, choose precisions; returns the report (also written to out/export_report.json)."""
     model_dir, out = Path(model_dir), Path(out_dir)
@@ -143,19 +151,17 @@ def export_retrieval(
         raise RuntimeError(f"ONNX fp32 parity below {PARITY_MIN_COSINE}: {parity}")
 
     choice = {"text": "fp32", "midi": "fp32"}
-    precision_report: dict = {"int8": "not tried"}
+    precision_report: dict = {"int8": "not tried", "fp16": "not tried"}
     if int8:
-        quantize_int8(out / "text_encoder.onnx", out / "text_encoder.int8.onnx")
-        quantize_int8(out / "midi_encoder.onnx", out / "midi_encoder.int8.onnx")
+        for tower in ("text", "midi"):
+            quantize_int8(out / f"{tower}_encoder.onnx", out / f"{tower}_encoder.int8.onnx")
+            store_weights_fp16(out / f"{tower}_encoder.onnx", out / f"{tower}_encoder.fp16.onnx")
         if data_dir is None:
-            precision_report = {"int8": "no --data: valid R@10 cannot be checked, so int8 is not used"}
+            precision_report = {"int8": "no --data: valid R@10 cannot be checked, so fp32 is used"}
         else:
             choice, precision_report = choose_precision(out, enc, *valid_items(data_dir, enc.midi_tokenizer,
-                                                                             enc.max_len, n_valid))
-    files = {
-        "text": "text_encoder.int8.onnx" if choice["text"] == "int8" else "text_encoder.onnx",
-        "midi": "midi_encoder.int8.onnx" if choice["midi"] == "int8" else "midi_encoder.onnx",
-    }
+                                                                             enc.max_len, n_valid), max_mb=max_mb)
+    files = {tower: f"{tower}_encoder{SUFFIX[choice[tower]]}" for tower in ("text", "midi")}
     run = model_dir.resolve()
     name = f"retrieval-{run.parent.name if run.name == 'best' else run.name}-step{enc.checkpoint.get('step', 0)}"
     text_cfg = TowerConfig(files["text"], "tokenizer.json", enc.dim, choice["text"], MAX_TEXT_TOKENS, name)
@@ -183,37 +189,46 @@ def export_retrieval(
 
 
 def choose_precision(
-    out: Path, enc, texts: list[str], targets: np.ndarray, seqs: list[np.ndarray]
+    out: Path, enc, texts: list[str], targets: np.ndarray, seqs: list[np.ndarray], max_mb: float = MAX_SHIPPED_MB
 ) -> tuple[dict, dict]:
-    """Valid R@10 for each text/MIDI precision pair; the smallest pair within 0.01 of all-fp32 wins."""
-    cache: dict[str, np.ndarray] = {}
+    """Valid R@10 and min cosine to fp32 for every text/MIDI precision pair, and the pair to ship (module doc)."""
+    vecs = {}
+    for p in PRECISIONS:
+        towers = _OnnxTowers(out, "text_encoder" + SUFFIX[p], "midi_encoder" + SUFFIX[p], enc)
+        vecs["text", p], vecs["midi", p] = towers.encode_text(texts), towers.encode_token_ids(seqs)
+    cos = {(t, p): _min_cos(vecs[t, "fp32"], vecs[t, p]) for t in ("text", "midi") for p in PRECISIONS}
+    mb = {(t, p): (out / f"{t}_encoder{SUFFIX[p]}").stat().st_size / 1e6 for t in ("text", "midi") for p in PRECISIONS}
+    pairs = [(tp, mp) for tp in PRECISIONS for mp in PRECISIONS]
+    r10 = {(tp, mp): float(np.mean(target_ranks(vecs["text", tp] @ vecs["midi", mp].T, targets) <= 10))
+           for tp, mp in pairs}
+    base = r10["fp32", "fp32"]
 
-    def vectors(kind: str, precision: str) -> np.ndarray:
-        key = f"{kind}:{precision}"
-        if key not in cache:
-            suffix = ".int8.onnx" if precision == "int8" else ".onnx"
-            towers = _OnnxTowers(out, "text_encoder" + suffix, "midi_encoder" + suffix, enc)
-            cache[key] = towers.encode_text(texts) if kind == "text" else towers.encode_token_ids(seqs)
-        return cache[key]
+    def size(pair):
+        return mb["text", pair[0]] + mb["midi", pair[1]]
 
-    r10 = {}
-    for tp in ("fp32", "int8"):
-        for mp in ("fp32", "int8"):
-            ranks = target_ranks(vectors("text", tp) @ vectors("midi", mp).T, targets)
-            r10[f"text_{tp}+midi_{mp}"] = float(np.mean(ranks <= 10))
-    base = r10["text_fp32+midi_fp32"]
-    choice = {"text": "fp32", "midi": "fp32"}
-    # Prefer int8 text first: it is the big tower (MiniLM, 90 MB fp32 vs ~23 MB int8).
-    for tp, mp in (("int8", "int8"), ("int8", "fp32"), ("fp32", "int8")):
-        if r10[f"text_{tp}+midi_{mp}"] >= base - INT8_MAX_R10_DROP:
-            choice = {"text": tp, "midi": mp}
-            break
-    cos = {
-        "text_int8_min_cosine": _min_cos(vectors("text", "fp32"), vectors("text", "int8")),
-        "midi_int8_min_cosine": _min_cos(vectors("midi", "fp32"), vectors("midi", "int8")),
+    def fidelity(pair):
+        return min(cos["text", pair[0]], cos["midi", pair[1]])
+
+    keeps_recall = [pq for pq in pairs if r10[pq] >= base - INT8_MAX_R10_DROP]
+    fits = [pq for pq in keeps_recall if size(pq) <= max_mb]
+    faithful = [pq for pq in fits if fidelity(pq) >= PARITY_MIN_COSINE]
+    if faithful:
+        pick, why = min(faithful, key=size), f"smallest pair with min cosine >= {PARITY_MIN_COSINE} and R@10 kept"
+    elif fits:
+        pick, why = max(fits, key=fidelity), f"no faithful pair fits {max_mb} MB: the most faithful that fits"
+    else:
+        pick, why = min(keeps_recall, key=size), f"nothing fits {max_mb} MB: the smallest pair that keeps R@10"
+        log.warning("retrieval towers exceed the %.0f MB budget: %.1f MB", max_mb, size(pick))
+    choice = {"text": pick[0], "midi": pick[1]}
+    report = {
+        "valid_queries": len(texts), "valid_clips": len(seqs),
+        "valid_R@10": {f"text_{tp}+midi_{mp}": v for (tp, mp), v in r10.items()},
+        "min_cosine_to_fp32": {f"{t}_{p}": c for (t, p), c in cos.items() if p != "fp32"},
+        "size_mb": {f"{t}_{p}": round(v, 2) for (t, p), v in mb.items()},
+        "rule": f"R@10 >= fp32 - {INT8_MAX_R10_DROP}, both towers <= {max_mb} MB, then the smallest pair whose "
+                f"vectors keep min cosine >= {PARITY_MIN_COSINE} to fp32",
+        "why": why,
     }
-    report = {"valid_queries": len(texts), "valid_clips": len(seqs), "valid_R@10": r10, **cos,
-              "rule": f"int8 kept if R@10 >= fp32 - {INT8_MAX_R10_DROP}"}
     log.info("precision: %s -> %s", report, choice)
     return choice, report
 

@@ -192,14 +192,16 @@ def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str,
 @click.option("--model", "model_dir", type=_dir, required=True, help="Training checkpoint dir (e.g. RUN/best).")
 @click.option("--out", type=_dir, required=True, help="Where the ONNX towers and their configs go.")
 @click.option("--data", type=_dir, default=None,
-              help="Corpus: held-out items for parity and the valid split for the int8 decision.")
+              help="Corpus: held-out items for parity and the valid split for the precision choice.")
 @click.option("--parity-items", type=int, default=100, show_default=True)
 @click.option("--valid-items", type=int, default=1000, show_default=True)
-@click.option("--int8/--no-int8", default=True, show_default=True, help="Try dynamic int8 quantisation.")
+@click.option("--int8/--no-int8", "smaller", default=True, show_default=True,
+              help="Try smaller towers (fp16-stored weights, dynamic int8) and keep those that rank like fp32.")
+@click.option("--max-mb", type=float, default=60.0, show_default=True, help="Size budget for both towers.")
 @click.option("--prune", is_flag=True, help="Delete the .onnx files the configs do not use (for shipping).")
 @json_option
 def export_retrieval_cmd(model_dir: Path, out: Path, data: Path | None, parity_items: int, valid_items: int,
-                         int8: bool, prune: bool, as_json: bool) -> None:
+                         smaller: bool, max_mb: float, prune: bool, as_json: bool) -> None:
     """Export both towers to ONNX; fails unless fp32 matches torch (cosine >= 0.999)."""
     require_train_extra()
     _offline_env()
@@ -208,7 +210,7 @@ def export_retrieval_cmd(model_dir: Path, out: Path, data: Path | None, parity_i
     if not (model_dir / "model.pt").is_file():
         raise click.ClickException(f"{model_dir} has no model.pt")
     try:
-        report = export_retrieval(model_dir, out, data, parity_items, valid_items, int8, prune)
+        report = export_retrieval(model_dir, out, data, parity_items, valid_items, smaller, prune, max_mb)
     except RuntimeError as e:
         raise click.ClickException(str(e)) from e
     if as_json:

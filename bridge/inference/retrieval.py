@@ -40,7 +40,7 @@ class TowerConfig:
     file: str  # the .onnx file beside this config
     tokenizer: str  # tokenizer file beside it
     dim: int
-    precision: str  # "fp32" | "int8"
+    precision: str  # "fp32" | "fp16" (fp16-stored weights, fp32 compute) | "int8"
     max_len: int  # tokens per input (text: word pieces; MIDI: REMI ids)
     name: str = "retrieval"
 

@@ -59,6 +59,11 @@ def test_export_parity_and_precision_choice(trained):
     r10 = report["precision"]["valid_R@10"]
     chosen = f"text_{report['chosen']['text']}+midi_{report['chosen']['midi']}"
     assert r10[chosen] >= r10["text_fp32+midi_fp32"] - 0.01
+    cos = report["precision"]["min_cosine_to_fp32"]
+    for tower in ("text", "midi"):  # the chosen towers rank like fp32: faithful vectors, or fp32 itself
+        precision = report["chosen"][tower]
+        assert precision == "fp32" or cos[f"{tower}_{precision}"] >= 0.999
+    assert report["shipped_mb"] <= 60
     for name in ("text_encoder.json", "midi_encoder.json", "tokenizer.json", "midi_tokenizer.json"):
         assert (exported / name).is_file()
 
@@ -81,6 +86,8 @@ def test_runtime_search_finds_clips(trained):
 
 def test_onnx_eval_runs_without_torch_and_matches_torch(trained, tmp_path):
     corpus, run, exported, _, _ = trained
+    # fp32 files: a 40-step model puts clips so close together that any rounding reorders them; the shipped
+    # model's chosen precisions are compared with torch on the real test split in its MODEL_CARD.md.
     fp32 = tmp_path / "fp32"
     shutil.copytree(exported, fp32)
     for name, file in (("text_encoder.json", "text_encoder.onnx"), ("midi_encoder.json", "midi_encoder.onnx")):
