@@ -1,10 +1,11 @@
-"""Retrieval encoder latency: one text query (p50/p99, tokenisation included) for torch eager, ONNX fp32
-and ONNX int8 in the same run, and MIDI clip encode throughput (clips/s).
+"""Retrieval encoder latency: one text query (p50/p99, tokenisation included) for torch eager, ONNX fp32,
+ONNX fp16-stored weights and ONNX int8 in the same run, and MIDI clip encode throughput (clips/s).
 
     .venv/bin/python bench/encode.py --model runs/retrieval/best --onnx runs/retrieval/export [--data corpus]
 
---model is a training checkpoint dir (torch eager column); --onnx an export dir holding text_encoder.onnx and
-text_encoder.int8.onnx (and the MIDI towers). Rows whose files are missing are skipped with a note.
+--model is a training checkpoint dir (torch eager column); --onnx an export dir holding text_encoder.onnx,
+.fp16.onnx and .int8.onnx (and the MIDI towers). Rows whose files are missing are skipped with a note; the
+precision the export chose to ship is marked "(shipped)".
 """
 
 from __future__ import annotations
@@ -33,6 +34,19 @@ QUERIES = [
     "waltz in F major at 90 BPM",
     "a gentle lullaby",
 ]
+
+
+PRECISION_FILES = (("fp32", ".onnx"), ("fp16", ".fp16.onnx"), ("int8", ".int8.onnx"))
+
+
+def shipped_precisions(onnx_dir: Path) -> dict:
+    """{"text": "fp16", ...} from the export's runtime configs; empty when they are missing."""
+    out = {}
+    for tower in ("text", "midi"):
+        cfg = onnx_dir / f"{tower}_encoder.json"
+        if cfg.is_file():
+            out[tower] = json.loads(cfg.read_text()).get("precision", "")
+    return out
 
 
 def percentiles(fn, n: int, warmup: int = 5) -> dict:
@@ -100,7 +114,7 @@ def main() -> None:
     from bridge.tokens import load_tokenizer, pad_batch
 
     report: dict = {"threads": args.threads, "text_query": {}, "midi_clips_per_s": {}, "notes": []}
-    rows = [("onnx fp32", "text_encoder.onnx"), ("onnx int8", "text_encoder.int8.onnx")]
+    rows = [(f"onnx {p}", f"text_encoder{suffix}") for p, suffix in PRECISION_FILES]
     if (args.model / "model.pt").is_file():
         import torch
 
@@ -128,7 +142,7 @@ def main() -> None:
     report["midi_clips"] = {"n": len(seqs), "mean_tokens": round(float(np.mean([len(s) for s in seqs])), 1)}
     if enc is not None:
         report["midi_clips_per_s"]["torch eager"] = throughput(lambda s: enc.encode_token_ids(s), seqs)
-    for label, file in (("onnx fp32", "midi_encoder.onnx"), ("onnx int8", "midi_encoder.int8.onnx")):
+    for label, file in [(f"onnx {p}", f"midi_encoder{suffix}") for p, suffix in PRECISION_FILES]:
         if not (args.onnx / file).is_file():
             report["notes"].append(f"no {file} in {args.onnx}: MIDI {label} skipped")
             continue
@@ -140,19 +154,22 @@ def main() -> None:
 
         report["midi_clips_per_s"][label] = throughput(encode, seqs)
     report["onnxruntime"] = ort.__version__
+    report["shipped"] = shipped_precisions(args.onnx)
     if args.json:
         print(json.dumps(report, indent=2))
         return
     print(f"single text query, tokenisation included, {args.threads} threads:")
     print("| | p50 ms | p99 ms |\n|---|---|---|")
+    mark = {f"onnx {p}": " (shipped)" for p in report["shipped"].get("text", "").split()}
     for label, r in report["text_query"].items():
-        print(f"| {label} | {r['p50_ms']} | {r['p99_ms']} |")
+        print(f"| {label}{mark.get(label, '')} | {r['p50_ms']} | {r['p99_ms']} |")
     print(
         f"\nMIDI clip encode ({report['midi_clips']['n']} clips, mean {report['midi_clips']['mean_tokens']} tokens,"
         " batch 32):"
     )
+    mark = {f"onnx {p}": " (shipped)" for p in report["shipped"].get("midi", "").split()}
     for label, v in report["midi_clips_per_s"].items():
-        print(f"  {label}: {v} clips/s")
+        print(f"  {label}{mark.get(label, '')}: {v} clips/s")
     for note in report["notes"]:
         print("note:", note)
 
