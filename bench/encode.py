@@ -73,20 +73,21 @@ def onnx_text(onnx_dir: Path, file: str, threads: int):
     return encode
 
 
-def clip_ids(data: Path | None, tokenizer, max_len: int, n: int) -> list[np.ndarray]:
+def clip_ids(data: Path | None, window, n: int) -> list[np.ndarray]:
     from bridge.music import load_midi
     from bridge.paths import examples_dir
-    from bridge.tokens import crop_ids, tokenize_piece
+    from bridge.tokens import key_class, tokenize_piece
 
     if data is not None:
         from models.retrieval.data import TokenCache, read_clips, usable
 
         clips = read_clips(data, ("test",))[:n]
-        cache = TokenCache(data, tokenizer)
+        cache = TokenCache(data, window.tokenizer)
         cache.ensure([c.location for c in clips])
-        return [crop_ids(cache.get(c.location), max_len, bar=-1) for c in usable(clips, cache)]
-    ids = tokenize_piece(load_midi(examples_dir() / "chorale.mid"), tokenizer)
-    return [crop_ids(ids[(7 * i) % max(1, len(ids) - max_len) :], max_len, bar=-1) for i in range(n)]
+        return [window.of_ids(cache.get(c.location), cache.key(c.location)) for c in usable(clips, cache)]
+    piece = load_midi(examples_dir() / "chorale.mid")
+    ids, key = tokenize_piece(piece, window.tokenizer), key_class(piece)
+    return [window.of_ids(ids[(7 * i) % max(1, len(ids) - window.max_len) :], key) for i in range(n)]
 
 
 def throughput(encode, seqs: list[np.ndarray], repeats: int = 2) -> float:
@@ -111,7 +112,7 @@ def main() -> None:
     import onnxruntime as ort
 
     from bridge.inference.retrieval import make_session
-    from bridge.tokens import load_tokenizer, pad_batch
+    from bridge.tokens import MidiWindow, load_tokenizer, pad_batch
 
     report: dict = {"threads": args.threads, "text_query": {}, "midi_clips_per_s": {}, "notes": []}
     rows = [(f"onnx {p}", f"text_encoder{suffix}") for p, suffix in PRECISION_FILES]
@@ -133,12 +134,13 @@ def main() -> None:
             report["notes"].append(f"no {file} in {args.onnx}: {label} skipped")
 
     tokenizer = load_tokenizer(args.onnx if (args.onnx / "midi_tokenizer.json").is_file() else args.model)
-    max_len = (
-        json.loads((args.onnx / "midi_encoder.json").read_text())["max_len"]
+    midi_cfg = (
+        json.loads((args.onnx / "midi_encoder.json").read_text())
         if (args.onnx / "midi_encoder.json").is_file()
-        else 256
+        else {"max_len": 256}
     )
-    seqs = clip_ids(args.data, tokenizer, max_len, args.clips)
+    max_len = midi_cfg["max_len"]
+    seqs = clip_ids(args.data, MidiWindow(tokenizer, max_len, midi_cfg.get("header", False)), args.clips)
     report["midi_clips"] = {"n": len(seqs), "mean_tokens": round(float(np.mean([len(s) for s in seqs])), 1)}
     if enc is not None:
         report["midi_clips_per_s"]["torch eager"] = throughput(lambda s: enc.encode_token_ids(s), seqs)

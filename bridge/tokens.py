@@ -137,3 +137,105 @@ def pad_batch(seqs: list[np.ndarray], max_len: int | None = None) -> np.ndarray:
         s = s[:length]
         out[i, : len(s)] = s
     return out
+
+
+# ----------------------------------------------------------------------------- clip header
+#
+# Captions describe a whole clip (its key, meter, tempo and instruments) but the MIDI tower reads a window of
+# `max_len` ids, and a window from the middle of a clip holds no TimeSig or Tempo token, only the programs that
+# happen to play in it, and no key at all: REMI has no key token, and inferring one from two bars of notes is
+# the hardest thing the tower has to learn. So windows of a header model start with a fixed-length header:
+#   [key, time signature, tempo, program x HEADER_PROGRAMS]
+# The key comes from `bridge.analysis` (the estimate the library shows), as one of 24 extra ids after the miditok
+# vocabulary; the others are the clip's first TimeSig / Tempo ids and its most-played Program ids. Missing
+# slots are PAD, which the tower masks out. Training and runtime build windows with the one `MidiWindow`.
+
+KEY_CLASSES = 24  # 12 tonics x (major, minor), as bridge.analysis.key estimates them
+HEADER_PROGRAMS = 4
+HEADER_LEN = 3 + HEADER_PROGRAMS
+NO_KEY = -1
+
+
+def key_class(piece: Piece) -> int:
+    """mode * 12 + tonic pitch class of the analysed key (0..23), or NO_KEY for a clip with no pitched notes."""
+    from bridge.analysis.key import MODES, estimate_key  # local: keeps `import bridge.tokens` cheap
+
+    if len(piece.notes.pitched()) == 0:
+        return NO_KEY
+    key = estimate_key(piece.notes)
+    return MODES.index(key.mode) * 12 + key.tonic_pc
+
+
+def model_vocab_size(tokenizer, header: bool) -> int:
+    """Embedding rows the MIDI tower needs: the REMI vocabulary, plus the key ids when windows have a header."""
+    return len(tokenizer.vocab) + (KEY_CLASSES if header else 0)
+
+
+class HeaderVocab:
+    """Which REMI ids are time signatures, tempos and programs, as boolean lookup tables over the vocabulary."""
+
+    def __init__(self, tokenizer):
+        vocab = tokenizer.vocab
+        self.key_base = len(vocab)
+        self.is_time_sig = np.zeros(len(vocab), dtype=bool)
+        self.is_tempo = np.zeros(len(vocab), dtype=bool)
+        self.is_program = np.zeros(len(vocab), dtype=bool)
+        for token, i in vocab.items():
+            kind = token.split("_", 1)[0]
+            if kind == "TimeSig":
+                self.is_time_sig[i] = True
+            elif kind == "Tempo":
+                self.is_tempo[i] = True
+            elif kind == "Program":
+                self.is_program[i] = True
+
+
+def header_ids(ids: np.ndarray, key: int, vocab: HeaderVocab) -> np.ndarray:
+    """The HEADER_LEN ids that summarise a whole clip (see the block comment above); PAD where absent."""
+    ids = np.asarray(ids, dtype=np.int64)
+    out = np.full(HEADER_LEN, PAD_ID, dtype=np.int64)
+    if 0 <= key < KEY_CLASSES:
+        out[0] = vocab.key_base + key
+    ids = ids[(ids >= 0) & (ids < len(vocab.is_tempo))]
+    time_sigs = ids[vocab.is_time_sig[ids]]
+    tempos = ids[vocab.is_tempo[ids]]
+    if len(time_sigs):
+        out[1] = time_sigs[0]
+    if len(tempos):
+        out[2] = tempos[0]
+    programs, counts = np.unique(ids[vocab.is_program[ids]], return_counts=True)
+    if len(programs):
+        # The most-played programs (one Program token precedes every note), listed in id order so the same
+        # ensemble always gives the same header.
+        top = programs[np.argsort(-counts, kind="stable")[:HEADER_PROGRAMS]]
+        out[3 : 3 + len(top)] = np.sort(top)
+    return out
+
+
+class MidiWindow:
+    """What the MIDI tower reads of a clip: a window of at most `max_len` ids, headed when `header` is set."""
+
+    def __init__(self, tokenizer, max_len: int, header: bool = False):
+        if header and max_len <= HEADER_LEN:
+            raise ValueError(f"max_len {max_len} leaves no room after the {HEADER_LEN}-id header")
+        self.tokenizer = tokenizer
+        self.max_len = max_len
+        self.header = header
+        self.bar = bar_id(tokenizer)
+        self._vocab = HeaderVocab(tokenizer) if header else None
+
+    def of_ids(self, ids: np.ndarray, key: int = NO_KEY, rng: np.random.Generator | None = None,
+               start_prob: float = 0.0) -> np.ndarray:
+        """The window of a clip's REMI ids: the clip's start, or with `rng` a random bar-aligned crop
+        (except for a `start_prob` share of calls, which keep the start)."""
+        ids = np.asarray(ids)
+        body_len = self.max_len - (HEADER_LEN if self.header else 0)
+        if rng is not None and rng.random() < start_prob:
+            rng = None
+        body = crop_ids(ids, body_len, self.bar if rng is not None else -1, rng)
+        if not self.header:
+            return body
+        return np.concatenate([header_ids(ids, key, self._vocab), body.astype(np.int64)])
+
+    def of_piece(self, piece: Piece) -> np.ndarray:
+        return self.of_ids(tokenize_piece(piece, self.tokenizer), key_class(piece) if self.header else NO_KEY)

@@ -28,7 +28,7 @@ import torch
 from bridge.inference.retrieval import MIDI_CONFIG, TEXT_CONFIG, TowerConfig, make_session, tokenize_texts
 from bridge.music import load_midi
 from bridge.paths import examples_dir
-from bridge.tokens import TOKENIZER_FILE, crop_ids, tokenize_piece
+from bridge.tokens import TOKENIZER_FILE
 from export.fp16_weights import store_weights_fp16
 from export.retrieval_checks import parity_items, valid_items
 from models.retrieval.metrics import target_ranks
@@ -137,7 +137,7 @@ def export_retrieval(
     shutil.copy2(model_dir / CONFIG_FILE, out / CONFIG_FILE)
 
     # fp32 parity: the ONNX graphs must compute what torch computes, on items the model never trained on.
-    texts, seqs = parity_items(data_dir, enc.midi_tokenizer, enc.max_len, n_parity) if data_dir else _fallback_items(
+    texts, seqs = parity_items(data_dir, enc.midi_window, n_parity) if data_dir else _fallback_items(
         enc
     )
     fp32 = _OnnxTowers(out, "text_encoder.onnx", "midi_encoder.onnx", enc)
@@ -159,13 +159,14 @@ def export_retrieval(
         if data_dir is None:
             precision_report = {"int8": "no --data: valid R@10 cannot be checked, so fp32 is used"}
         else:
-            choice, precision_report = choose_precision(out, enc, *valid_items(data_dir, enc.midi_tokenizer,
-                                                                             enc.max_len, n_valid), max_mb=max_mb)
+            items = valid_items(data_dir, enc.midi_window, n_valid)
+            choice, precision_report = choose_precision(out, enc, *items, max_mb=max_mb)
     files = {tower: f"{tower}_encoder{SUFFIX[choice[tower]]}" for tower in ("text", "midi")}
     run = model_dir.resolve()
     name = f"retrieval-{run.parent.name if run.name == 'best' else run.name}-step{enc.checkpoint.get('step', 0)}"
     text_cfg = TowerConfig(files["text"], "tokenizer.json", enc.dim, choice["text"], MAX_TEXT_TOKENS, name)
-    midi_cfg = TowerConfig(files["midi"], TOKENIZER_FILE, enc.dim, choice["midi"], enc.max_len, name)
+    midi_cfg = TowerConfig(files["midi"], TOKENIZER_FILE, enc.dim, choice["midi"], enc.max_len, name,
+                           header=enc.cfg.header)
     (out / TEXT_CONFIG).write_text(json.dumps(asdict(text_cfg), indent=2))
     (out / MIDI_CONFIG).write_text(json.dumps(asdict(midi_cfg), indent=2))
     if prune:
@@ -237,7 +238,9 @@ def _fallback_items(enc) -> tuple[list[str], list[np.ndarray]]:
     """Without a corpus: fixed sentences and windows of the bundled example chorale."""
     texts = [f"a {a} {i} piece in {k}" for a in ("slow", "fast", "gentle", "lively") for i in ("piano", "flute",
              "string quartet", "choir") for k in ("C major", "A minor", "D dorian")]
+    from bridge.tokens import key_class, tokenize_piece
+
     piece = load_midi(examples_dir() / "chorale.mid")
-    ids = tokenize_piece(piece, enc.midi_tokenizer)
-    seqs = [crop_ids(ids[s:], enc.max_len, bar=-1) for s in range(0, max(1, len(ids) - 32), 16)][:50]
+    ids, key = tokenize_piece(piece, enc.midi_tokenizer), key_class(piece)
+    seqs = [enc.midi_window.of_ids(ids[s:], key) for s in range(0, max(1, len(ids) - 32), 16)][:50]
     return texts, seqs

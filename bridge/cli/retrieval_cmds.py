@@ -43,6 +43,8 @@ def _offline_env() -> None:
               help="margin: ranking loss (0.3) on the hardest in-batch negative; infonce: learned temperature.")
 @click.option("--pooling", type=click.Choice(["mean", "attention"]), default="mean", show_default=True)
 @click.option("--max-len", type=int, default=256, show_default=True, help="MIDI tokens per clip (random crop).")
+@click.option("--header/--no-header", default=True, show_default=True,
+              help="Start every MIDI window with the clip's analysed key, meter, tempo and instruments.")
 @click.option("--start-crop-prob", type=float, default=0.0, show_default=True,
               help="Share of crops that keep the clip's start (Tempo/TimeSig/Program tokens), like runtime windows.")
 @click.option("--d-model", type=int, default=384, show_default=True)

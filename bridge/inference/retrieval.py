@@ -20,7 +20,7 @@ import numpy as np
 
 from bridge import paths
 from bridge.music import Piece
-from bridge.tokens import crop_ids, load_tokenizer, pad_batch, tokenize_piece
+from bridge.tokens import MidiWindow, load_tokenizer, pad_batch
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class TowerConfig:
     precision: str  # "fp32" | "fp16" (fp16-stored weights, fp32 compute) | "int8"
     max_len: int  # tokens per input (text: word pieces; MIDI: REMI ids)
     name: str = "retrieval"
+    header: bool = False  # MIDI: windows start with the clip header (bridge.tokens.MidiWindow)
 
     @staticmethod
     def load(path: Path) -> TowerConfig:
@@ -102,6 +103,7 @@ class RetrievalEncoders:
         self._midi = midi_session
         self._text_tok = load_text_tokenizer(model_dir / text_cfg.tokenizer, text_cfg.max_len)
         self._midi_tok = load_tokenizer(model_dir / midi_cfg.tokenizer)
+        self.midi_window = MidiWindow(self._midi_tok, midi_cfg.max_len, midi_cfg.header)
         self.dim = text_cfg.dim
         self.name = text_cfg.name
 
@@ -140,8 +142,8 @@ class RetrievalEncoders:
         return out
 
     def tokenize_pieces(self, pieces: list[Piece]) -> list[np.ndarray]:
-        """REMI ids cropped to the model's window (the start of each piece)."""
-        return [crop_ids(tokenize_piece(p, self._midi_tok), self.midi_cfg.max_len, bar=-1) for p in pieces]
+        """What the MIDI tower reads of each piece: its start, headed when the model was trained so."""
+        return [self.midi_window.of_piece(p) for p in pieces]
 
     def encode_pieces(self, pieces: list[Piece], batch_size: int = 32) -> np.ndarray:
         return self.encode_token_ids(self.tokenize_pieces(pieces), batch_size)

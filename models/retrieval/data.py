@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.music import MidiFileError, load_midi
-from bridge.tokens import tokenize_piece
+from bridge.tokens import NO_KEY, key_class, tokenize_piece
 
 log = logging.getLogger(__name__)
 
@@ -130,20 +130,25 @@ def _plain(obj):
 
 
 class TokenCache:
-    """location -> REMI ids of the whole clip; one .npz per tokenizer config, extended incrementally."""
+    """location -> REMI ids of the whole clip and its analysed key class (bridge.tokens.key_class); one .npz per
+    tokenizer config, extended incrementally."""
+
+    VERSION = "k1"  # bump when what is cached changes, so an older cache is rebuilt rather than misread
 
     def __init__(self, data_dir: str | os.PathLike, tokenizer, cache_dir: str | os.PathLike | None = None):
         self.data_dir = Path(data_dir)
         self.tokenizer = tokenizer
         root = Path(cache_dir) if cache_dir else self.data_dir / CACHE_DIR
-        self.path = root / f"tokens_{tokenizer_fingerprint(tokenizer)}.npz"
+        self.path = root / f"tokens_{tokenizer_fingerprint(tokenizer)}_{self.VERSION}.npz"
         self.ids: dict[str, np.ndarray] = {}
+        self.keys: dict[str, int] = {}
         self.failed: dict[str, str] = {}
         if self.path.is_file():
             z = np.load(self.path, allow_pickle=False)
-            flat, offsets, locations = z["flat"], z["offsets"], z["locations"]
+            flat, offsets, locations, keys = z["flat"], z["offsets"], z["locations"], z["keys"]
             for i, loc in enumerate(locations):
                 self.ids[str(loc)] = flat[offsets[i] : offsets[i + 1]]
+                self.keys[str(loc)] = int(keys[i])
 
     def ensure(self, locations: list[str], progress: Callable[[int, int], None] | None = None,
                save_every: int = 2000) -> None:
@@ -153,7 +158,9 @@ class TokenCache:
         log.info("tokenising %d clips into %s", len(missing), self.path)
         for n, loc in enumerate(missing, 1):
             try:
-                self.ids[loc] = tokenize_piece(load_midi(self.data_dir / loc), self.tokenizer)
+                piece = load_midi(self.data_dir / loc)
+                self.ids[loc] = tokenize_piece(piece, self.tokenizer)
+                self.keys[loc] = key_class(piece)
             except (MidiFileError, OSError, RuntimeError, ValueError) as e:
                 self.failed[loc] = str(e)
                 log.warning("skipping %s: %s", loc, e)
@@ -170,12 +177,16 @@ class TokenCache:
         flat = np.concatenate([self.ids[loc] for loc in locations]) if locations else np.zeros(0, np.int32)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.stem + ".tmp.npz")
-        np.savez(tmp, flat=flat.astype(np.int32), offsets=offsets, locations=np.asarray(locations))
+        keys = np.array([self.keys.get(loc, NO_KEY) for loc in locations], dtype=np.int8)
+        np.savez(tmp, flat=flat.astype(np.int32), offsets=offsets, locations=np.asarray(locations), keys=keys)
         os.replace(tmp, self.path)
 
     def get(self, location: str) -> np.ndarray | None:
         ids = self.ids.get(location)
         return ids if ids is not None and len(ids) else None
+
+    def key(self, location: str) -> int:
+        return self.keys.get(location, NO_KEY)
 
 
 def usable(clips: list[Clip], cache: TokenCache) -> list[Clip]:

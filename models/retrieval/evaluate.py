@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.tokens import crop_ids
 from models.retrieval.data import Clip, TokenCache, held_out_family, read_clips, usable
 from models.retrieval.feature_baseline import analysed_record, score_matrix
 from models.retrieval.metrics import ranks_from_scores, summarize, target_ranks
@@ -62,7 +61,7 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
     max_queries: int = 0,
 ) -> dict:
-    """`encoders` has encode_text(list[str]) and encode_token_ids(list[ids]) and `midi_tokenizer`.
+    """`encoders` has encode_text(list[str]), encode_token_ids(list[ids]), `midi_tokenizer` and `midi_window`.
 
     Every clip of the split is a candidate. `max_queries` > 0 samples that many captions per group
     (seeded, so torch and ONNX runs see the same ones) to bound text-encoding time on slow machines.
@@ -78,9 +77,10 @@ def evaluate(
     note(f"tokenising {len(clips)} {split} clips")
     tokens.ensure([c.location for c in clips])
     clips = usable(clips, tokens)
-    max_len = getattr(encoders, "max_len", None) or encoders.midi_cfg.max_len
     note(f"encoding {len(clips)} clips")
-    clip_vecs = encoders.encode_token_ids([crop_ids(tokens.get(c.location), max_len, bar=-1) for c in clips])
+    window = encoders.midi_window
+    clip_vecs = encoders.encode_token_ids([window.of_ids(tokens.get(c.location), tokens.key(c.location))
+                                           for c in clips])
     groups = query_groups(clips, held)
     if max_queries:
         pick = np.random.default_rng(seed + 1)

@@ -28,6 +28,7 @@ CONFIG_FILE = "retrieval_config.json"
 class RetrievalConfig:
     vocab_size: int = 516  # REMI vocabulary (bridge.tokens); checked against the tokenizer at train time
     max_len: int = 256  # MIDI tokens per clip: ~8 bars of REMI; longer clips are cropped
+    header: bool = False  # windows start with the clip header (bridge.tokens.MidiWindow); vocab has the key ids
     d_model: int = 384
     n_layers: int = 4
     n_heads: int = 6

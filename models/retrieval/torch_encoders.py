@@ -14,7 +14,7 @@ import torch
 
 from bridge.inference.retrieval import tokenize_texts
 from bridge.music import Piece
-from bridge.tokens import crop_ids, load_tokenizer, pad_batch, tokenize_piece
+from bridge.tokens import MidiWindow, load_tokenizer, pad_batch
 from models.retrieval.model import load_model
 from models.retrieval.text import build_text_tower
 
@@ -32,6 +32,7 @@ class TorchRetrievalEncoders:
         self.dim = self.cfg.embed_dim
         self.name = self.model_dir.name
         self.max_len = self.cfg.max_len
+        self.midi_window = MidiWindow(self.midi_tokenizer, self.max_len, self.cfg.header)
 
     @torch.no_grad()
     def encode_text(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -56,5 +57,4 @@ class TorchRetrievalEncoders:
         return out
 
     def encode_pieces(self, pieces: list[Piece], batch_size: int = 32) -> np.ndarray:
-        seqs = [crop_ids(tokenize_piece(p, self.midi_tokenizer), self.max_len, bar=-1) for p in pieces]
-        return self.encode_token_ids(seqs, batch_size)
+        return self.encode_token_ids([self.midi_window.of_piece(p) for p in pieces], batch_size)

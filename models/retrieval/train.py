@@ -27,7 +27,14 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from bridge.tokens import bar_id, crop_ids, default_tokenizer, load_tokenizer, pad_batch, save_tokenizer
+from bridge.tokens import (
+    MidiWindow,
+    default_tokenizer,
+    load_tokenizer,
+    model_vocab_size,
+    pad_batch,
+    save_tokenizer,
+)
 from models.retrieval.aux_heads import AuxHeads, aux_accuracy, aux_loss
 from models.retrieval.aux_targets import clip_targets
 from models.retrieval.data import TokenCache, held_out_family, read_clips, usable, valid_subset
@@ -57,6 +64,7 @@ class TrainArgs:
     margin: float = 0.3
     pooling: str = "mean"
     max_len: int = 256
+    header: bool = True  # windows start with the clip's key, meter, tempo and programs (bridge.tokens.MidiWindow)
     d_model: int = 384
     n_layers: int = 4
     n_heads: int = 6
@@ -75,9 +83,9 @@ class TrainArgs:
 
     def model_config(self, vocab_size: int) -> RetrievalConfig:
         return RetrievalConfig(
-            vocab_size=vocab_size, max_len=self.max_len, d_model=self.d_model, n_layers=self.n_layers,
-            n_heads=self.n_heads, d_ff=self.d_ff, dropout=self.dropout, pooling=self.pooling, loss=self.loss,
-            margin=self.margin,
+            vocab_size=vocab_size, max_len=self.max_len, header=self.header, d_model=self.d_model,
+            n_layers=self.n_layers, n_heads=self.n_heads, d_ff=self.d_ff, dropout=self.dropout,
+            pooling=self.pooling, loss=self.loss, margin=self.margin,
         )
 
 
@@ -110,15 +118,16 @@ def git_commit() -> str:
 @dataclass
 class TrainData:
     ids: list[np.ndarray]  # full-clip REMI ids of each training clip
+    keys: list[int]  # analysed key class of each training clip (bridge.tokens.key_class)
     caption_rows: list[np.ndarray]  # rows of `vectors` that caption clip i
     vectors: np.ndarray  # (n_captions, 384) frozen MiniLM sentence vectors
     valid_ids: np.ndarray  # (V, T) padded, fixed crop
     valid_vectors: np.ndarray  # (V, 384) one caption per valid clip
-    bar: int
+    window: MidiWindow
     targets: dict[str, np.ndarray]  # aux targets, one row per training clip (aux_targets.clip_targets)
 
 
-def prepare_data(args: TrainArgs, tokenizer, rank: int) -> TrainData:
+def prepare_data(args: TrainArgs, tokenizer, cfg: RetrievalConfig, rank: int) -> TrainData:
     """Tokenise clips and encode captions once (rank 0 writes the caches, the others wait and read)."""
     data_dir = Path(args.data)
     clips = read_clips(data_dir, ("train", "valid", "test"))
@@ -141,14 +150,16 @@ def prepare_data(args: TrainArgs, tokenizer, rank: int) -> TrainData:
     if not valid:  # a corpus without a valid split still trains; R@10 is then on training clips
         log.warning("no valid clips; valid R@10 is measured on training clips")
         valid = valid_subset(train, args.valid_size)
-    bar = bar_id(tokenizer)
+    window = MidiWindow(tokenizer, cfg.max_len, cfg.header)
     return TrainData(
         ids=[tokens.get(c.location) for c in train],
+        keys=[tokens.key(c.location) for c in train],
         caption_rows=[np.array([captions.index[t] for t, f in c.captions if f != held]) for c in train],
         vectors=captions.vectors,
-        valid_ids=pad_batch([crop_ids(tokens.get(c.location), args.max_len, bar) for c in valid], args.max_len),
+        valid_ids=pad_batch([window.of_ids(tokens.get(c.location), tokens.key(c.location)) for c in valid],
+                            cfg.max_len),
         valid_vectors=captions.lookup([next(t for t, f in c.captions if f != held) for c in valid]),
-        bar=bar,
+        window=window,
         targets=clip_targets([c.record for c in train]),
     )
 
@@ -158,14 +169,13 @@ def _caption_cache_path(args: TrainArgs) -> Path:
     return root / "captions_minilm.npz"
 
 
-def get_batch(data: TrainData, order: np.ndarray, rng: np.random.Generator, max_len: int, start_prob: float = 0.0):
+def get_batch(data: TrainData, order: np.ndarray, rng: np.random.Generator, start_prob: float = 0.0):
     """Random crop of each clip + one of its captions at random."""
-    # Runtime windows always start with their Tempo/TimeSig/Program tokens; crops from the middle of a clip
-    # lack them, so a share of crops keeps the clip's start (--start-crop-prob).
-    seqs = [data.ids[i][:max_len] if rng.random() < start_prob else crop_ids(data.ids[i], max_len, data.bar, rng)
-            for i in order]
+    # Runtime windows are the start of a clip; a share of crops keeps it (--start-crop-prob) so training sees
+    # the same kind of window it will be asked about.
+    seqs = [data.window.of_ids(data.ids[i], data.keys[i], rng, start_prob) for i in order]
     rows = [int(rng.choice(data.caption_rows[i])) for i in order]
-    return torch.from_numpy(pad_batch(seqs, max_len)), torch.from_numpy(data.vectors[rows])
+    return torch.from_numpy(pad_batch(seqs, data.window.max_len)), torch.from_numpy(data.vectors[rows])
 
 
 def batch_targets(data: TrainData, order: np.ndarray, device: str) -> dict[str, torch.Tensor]:
@@ -264,10 +274,10 @@ def train(args: TrainArgs, on_progress=None) -> dict:
         cfg = dataclasses.replace(RetrievalConfig.load(init_dir), loss=args.loss, margin=args.margin)
     else:
         tokenizer = default_tokenizer()
-        cfg = args.model_config(len(tokenizer))
+        cfg = args.model_config(model_vocab_size(tokenizer, args.header))
     torch.manual_seed(args.seed + rank)
     rng = np.random.default_rng(args.seed + rank)
-    data = prepare_data(args, tokenizer, rank)
+    data = prepare_data(args, tokenizer, cfg, rank)
     if rank == 0:
         log.info("training on %d clips (%d captions), valid subset %d, world %d, device %s",
                  len(data.ids), sum(len(r) for r in data.caption_rows), len(data.valid_ids), world, device)
@@ -318,7 +328,7 @@ def train(args: TrainArgs, on_progress=None) -> dict:
             perm, cursor = rng.permutation(n), 0
         order = perm[cursor : cursor + args.batch_size]
         cursor += args.batch_size
-        ids, vecs = get_batch(data, order, rng, cfg.max_len, args.start_crop_prob)
+        ids, vecs = get_batch(data, order, rng, args.start_crop_prob)
         ids, vecs = ids.to(device, non_blocking=True), vecs.to(device, non_blocking=True)
         with torch.autocast("cuda", dtype=amp_dtype, enabled=use_amp):
             text, midi, log_inv_temp, aux_logits = ddp(ids, vecs)

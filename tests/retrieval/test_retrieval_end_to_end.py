@@ -66,6 +66,8 @@ def test_export_parity_and_precision_choice(trained):
     assert report["shipped_mb"] <= 60
     for name in ("text_encoder.json", "midi_encoder.json", "tokenizer.json", "midi_tokenizer.json"):
         assert (exported / name).is_file()
+    # Trained with the clip header (the default), so the runtime must build headed windows too.
+    assert json.loads((exported / "midi_encoder.json").read_text())["header"] is True
 
 
 def test_runtime_search_finds_clips(trained):
