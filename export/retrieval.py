@@ -28,7 +28,7 @@ import torch
 from bridge.inference.retrieval import MIDI_CONFIG, TEXT_CONFIG, TowerConfig, make_session, tokenize_texts
 from bridge.music import load_midi
 from bridge.paths import examples_dir
-from bridge.tokens import TOKENIZER_FILE
+from bridge.tokens import TOKENIZER_FILE, key_class, tokenize_piece
 from export.fp16_weights import store_weights_fp16
 from export.retrieval_checks import parity_items, valid_items
 from models.retrieval.metrics import target_ranks
@@ -238,8 +238,6 @@ def _fallback_items(enc) -> tuple[list[str], list[np.ndarray]]:
     """Without a corpus: fixed sentences and windows of the bundled example chorale."""
     texts = [f"a {a} {i} piece in {k}" for a in ("slow", "fast", "gentle", "lively") for i in ("piano", "flute",
              "string quartet", "choir") for k in ("C major", "A minor", "D dorian")]
-    from bridge.tokens import key_class, tokenize_piece
-
     piece = load_midi(examples_dir() / "chorale.mid")
     ids, key = tokenize_piece(piece, enc.midi_tokenizer), key_class(piece)
     seqs = [enc.midi_window.of_ids(ids[s:], key) for s in range(0, max(1, len(ids) - 32), 16)][:50]
