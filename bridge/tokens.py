@@ -196,7 +196,7 @@ def header_ids(ids: np.ndarray, key: int, vocab: HeaderVocab) -> np.ndarray:
     out = np.full(HEADER_LEN, PAD_ID, dtype=np.int64)
     if 0 <= key < KEY_CLASSES:
         out[0] = vocab.key_base + key
-    ids = ids[(ids >= 0) & (ids < len(vocab.is_tempo))]
+    ids = ids[(ids >= 0) & (ids < vocab.key_base)]  # REMI ids only: key ids are never in a clip's stream
     time_sigs = ids[vocab.is_time_sig[ids]]
     tempos = ids[vocab.is_tempo[ids]]
     if len(time_sigs):
