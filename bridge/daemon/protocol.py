@@ -286,7 +286,10 @@ REPLIES: tuple[ReplySpec, ...] = (
     ReplySpec(ERROR_ADDRESS, "A request failed (or was not valid OSC).", "i id (-1 when unknown), s reason, s address"),
 )
 
+# The jam addresses live in their own table; imported here, after everything they build on is defined.
+from bridge.daemon.protocol_live import LIVE_REPLIES, LIVE_REQUESTS  # noqa: E402
+
 PROTOCOL = Protocol(
-    requests=MappingProxyType({a.path: a for a in REQUESTS}),
-    replies=MappingProxyType({r.path: r for r in REPLIES}),
+    requests=MappingProxyType({a.path: a for a in REQUESTS + LIVE_REQUESTS}),
+    replies=MappingProxyType({r.path: r for r in REPLIES + LIVE_REPLIES}),
 )

@@ -89,12 +89,15 @@ class ProcessWorker:
     """One spawned worker process and a pipe: the event loop writes requests and reads answers itself
     (add_reader on the pipe), one at a time, so no helper thread sits between them."""
 
-    def __init__(self, log_level: str, json_log: bool, on_death: Callable[[str], None] | None = None) -> None:
+    def __init__(self, log_level: str, json_log: bool, on_death: Callable[[str], None] | None = None,
+                 target: Callable = worker.serve, name: str = "midibridge-search") -> None:
         # spawn, never fork: the daemon has JACK and rtmidi threads that a forked child must not inherit.
+        # `target` is the worker's main loop (a top-level function, so it pickles): the search worker's
+        # by default, the generation worker's for live jams.
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=worker.serve, args=(child, log_level, json_log),
-                                   name="midibridge-search", daemon=True)
+        self.name = name
+        self.process = ctx.Process(target=target, args=(child, log_level, json_log), name=name, daemon=True)
         with normal_priority():  # the child must not start life at the event loop's real-time priority
             self.process.start()
         child.close()
@@ -130,7 +133,7 @@ class ProcessWorker:
         try:
             number, ok, result = self._conn.recv()
         except (EOFError, OSError) as e:
-            self._died(f"search worker exited ({e or 'EOF'})")
+            self._died(f"{self.name} worker exited ({e or 'EOF'})")
             return
         if self._current is not None and self._current[0] == number:
             future = self._current[1]

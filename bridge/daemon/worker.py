@@ -129,24 +129,29 @@ FUNCTIONS = {
 
 
 def serve(conn, log_level: str = "INFO", json_log: bool = False) -> None:
-    """The worker process's main loop: one request at a time from the daemon's end of a pipe.
+    """The search worker process's main loop (see `serve_functions`)."""
+    init_worker(log_level, json_log, process=True)
+    serve_functions(conn, FUNCTIONS)
+    close()
+
+
+def serve_functions(conn, functions: dict) -> None:
+    """One request at a time from the daemon's end of a pipe, answered from `functions`.
 
     A request is (request number, function name, args); the answer is (request number, ok, result or
     (exception type name, message)). The daemon sends the next request only after this answer, so the
     pipe never fills and the daemon's event loop never blocks writing to it.
     """
-    init_worker(log_level, json_log, process=True)
     while True:
         try:
             number, name, args = conn.recv()
         except (EOFError, OSError):
             break  # the daemon went away
         try:
-            result = (number, True, FUNCTIONS[name](*args))
+            result = (number, True, functions[name](*args))
         except Exception as e:  # every failure goes back to the daemon as a reason, the worker lives on
             result = (number, False, (type(e).__name__, str(e)))
         try:
             conn.send(result)
         except Exception as e:  # an unpicklable result: say so instead of dying
             conn.send((number, False, (type(e).__name__, f"cannot return the result: {e}")))
-    close()

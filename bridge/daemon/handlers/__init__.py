@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bridge.daemon.context import Context
 from bridge.daemon.dispatch import Handler
-from bridge.daemon.handlers import capture, clock, play, ports, search, system
+from bridge.daemon.handlers import capture, clock, live, play, ports, search, system
 
-DOMAINS = (system, search, play, clock, ports, capture)
+DOMAINS = (system, search, play, clock, ports, capture, live)
 
 
 def all_handlers(ctx: Context) -> list[tuple[str, Handler]]:
