@@ -92,14 +92,14 @@ def check_torch_absent() -> dict:
     return {"torch_imported": "torch" in sys.modules}
 
 
-def run_all(osc_port: int = DEFAULT_OSC_PORT) -> dict:
+def run_all(osc_port: int = DEFAULT_OSC_PORT, host: str = "127.0.0.1") -> dict:
     return {
         "version": __version__,
         "python": sys.version.split()[0],
         "onnxruntime": check_onnxruntime(),
         "midi": check_midi_apis(),
         "jack": jack_server_running(),
-        "osc_port": check_port_free(port=osc_port),
+        "osc_port": check_port_free(host, osc_port),
         "models": check_models(),
         "library": check_library(),
         "data_dir": str(paths.data_dir()),

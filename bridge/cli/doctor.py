@@ -10,13 +10,15 @@ from bridge.cli.options import emit_json, json_option
 
 
 @click.command("doctor")
-@click.option("--osc-port", default=9000, show_default=True, help="OSC port to check.")
+@click.option("--osc-port", default=9000, show_default=True, envvar="MIDIBRIDGE_PORT",
+              help="OSC port to check (the one `serve` will use; also $MIDIBRIDGE_PORT).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the OSC port is checked on.")
 @json_option
-def doctor(osc_port: int, as_json: bool) -> None:
+def doctor(osc_port: int, host: str, as_json: bool) -> None:
     """Check onnxruntime, MIDI APIs, JACK, the OSC port, models and library."""
     from bridge.doctor import run_all
 
-    report = run_all(osc_port)
+    report = run_all(osc_port, host)
     if as_json:
         emit_json(report)
         return

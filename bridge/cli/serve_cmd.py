@@ -16,7 +16,8 @@ MIDI_APIS = ("auto", "jack", "alsa", "coremidi", "winmm", "rtmidi-jack", "none")
 @click.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the OSC server binds to.")
-@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535), help="OSC UDP port.")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535), envvar="MIDIBRIDGE_PORT",
+              help="OSC UDP port (also $MIDIBRIDGE_PORT).")
 @click.option("--reply-port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Send replies to this port on the sender's host (0: to the sender's own port).")
 @click.option("--midi-api", type=click.Choice(MIDI_APIS), default="auto", show_default=True,
