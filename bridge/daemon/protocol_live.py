@@ -49,6 +49,10 @@ LIVE_REQUESTS: tuple[Address, ...] = (
                   Arg("beat", "f", "the host's song position now, in quarter notes", 0.0, 1e7),
                   Arg("beats_per_bar", "i", "quarter notes per bar", 1, 16, optional=True, default=4)),
             replies=(f"{_P}/tempo/get",), example="iffi 36 120 16 4"),
+    Address(f"{_P}/panic", "Stop everything now: every note gets its note-off, then All Notes Off and All Sound Off "
+            "on every channel the daemon used (all: on all 16, for notes an earlier, killed daemon left sounding).",
+            args=(Arg("all", "i", "1: all 16 channels", 0, 1, optional=True, default=0),),
+            replies=(f"{_P}/panic",), example="ii 38 1"),
     Address(f"{_P}/latency/set", "Output latency compensation: MIDI goes out this many ms earlier (0..500).",
             args=(Arg("ms", "f", "milliseconds", 0.0, 500.0),),
             replies=(f"{_P}/latency/set",), example="if 37 12"),
@@ -68,6 +72,7 @@ LIVE_REPLIES: tuple[ReplySpec, ...] = (
     ReplySpec(f"{_P}/generate/call/answer", "The answer to a call is scheduled.",
               "i id, f start_beat, i bars, s key, f ready_ms_before_bar_line"),
     ReplySpec(f"{_P}/generate/call/stop", "Disarmed.", "i id"),
+    ReplySpec(f"{_P}/panic", "Everything released.", "i id, i events_cancelled"),
     ReplySpec(f"{_P}/latency/set", "Latency compensation in use.", "i id, f ms"),
 )
 

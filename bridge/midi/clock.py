@@ -21,7 +21,7 @@ class ClockState:
     anchor_beat: float
     bpm: float
     running: bool
-    source: str  # "internal" | "midi"
+    source: str  # "internal" | "midi" | "host" (tempo and position sent over OSC, e.g. by Live)
     beats_per_bar: float = 4.0
 
 
@@ -75,6 +75,27 @@ class BeatClock:
         s = self.state
         self.state = replace(s, anchor_tick=now_tick, anchor_beat=self.beat_at(now_tick), running=False)
 
+    def set_meter(self, beats_per_bar: float, now_tick: int) -> None:
+        s = self.state
+        self.state = replace(s, anchor_tick=now_tick, anchor_beat=self.beat_at(now_tick),
+                             beats_per_bar=float(beats_per_bar))
+
+    def sync(self, bpm: float, beat: float, now_tick: int, beats_per_bar: float | None = None,
+             tolerance_s: float = 0.003) -> float:
+        """Follow a host's transport: its tempo and its beat position now. Returns the correction in seconds.
+
+        Host messages arrive with network jitter; a position within `tolerance_s` of where the clock already
+        is only updates the tempo (re-anchoring at the clock's own position), so jitter never moves the grid.
+        """
+        s = self.state
+        own = self.beat_at(now_tick)
+        error_s = (beat - own) * 60.0 / max(bpm, 1e-6)
+        anchor_beat = beat if abs(error_s) > tolerance_s or not s.running else own
+        self.state = replace(s, anchor_tick=now_tick, anchor_beat=float(anchor_beat), bpm=float(bpm),
+                             running=True, source="host",
+                             beats_per_bar=float(beats_per_bar) if beats_per_bar else s.beats_per_bar)
+        return error_s if anchor_beat == beat else 0.0
+
     def midi_input(self, tick: int, data: bytes) -> bool:
         """Feed one incoming message; returns True when it was a clock/transport message."""
         if self.state.source != "midi" or not data or data[0] not in _CLOCK_MESSAGES:
@@ -85,7 +106,7 @@ class BeatClock:
     def as_dict(self, now_tick: int) -> dict:
         s = self.state
         return {"bpm": round(s.bpm, 3), "source": s.source, "beat": round(self.beat_at(now_tick), 4),
-                "running": s.running}
+                "running": s.running, "beats_per_bar": s.beats_per_bar}
 
 
 _CLOCK_MESSAGES = frozenset((CLOCK, START, STOP, CONTINUE, SONG_POSITION))

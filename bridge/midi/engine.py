@@ -16,6 +16,9 @@ from bridge.music import Piece
 log = logging.getLogger(__name__)
 
 PhraseListener = Callable[[Piece], None]
+# Every incoming channel message (after clock messages are taken out) with its tick: the jam listens here
+# for its call-and-response notes and for the mappable start/stop control.
+InputListener = Callable[[int, bytes], None]
 
 
 class MidiEngine:
@@ -27,6 +30,7 @@ class MidiEngine:
         self.capture = PhraseCapture(io.rate, lambda: self.clock.bpm, silence_beats)
         self.input_interval = input_interval
         self.listeners: list[PhraseListener] = []
+        self.input_listeners: list[InputListener] = []
         self.last_phrase: Piece | None = None
         self.phrases = 0
         self.input_events = 0
@@ -46,7 +50,12 @@ class MidiEngine:
         return self.scheduler.play(events, at)
 
     def stop(self) -> int:
-        return self.scheduler.stop()
+        """Stop all playback: note-offs for what sounds, then All Notes Off / All Sound Off on the channels
+        used (a synth that missed a note-off, or a note a DAW re-triggered, is silenced too)."""
+        return self.scheduler.panic(every_channel=False)
+
+    def panic(self, every_channel: bool = False) -> int:
+        return self.scheduler.panic(every_channel)
 
     def end_phrase(self) -> Piece | None:
         piece = self.capture.finish(self.io.now())
@@ -71,6 +80,11 @@ class MidiEngine:
                     self.input_events += 1
                     if not self.clock.midi_input(tick, data):
                         self.capture.feed(tick, data)
+                        for listener in self.input_listeners:
+                            try:
+                                listener(tick, data)
+                            except Exception:
+                                log.exception("MIDI input listener failed")
                 piece = self.capture.poll(self.io.now())
                 if piece is not None:
                     self._phrase_done(piece)
@@ -84,6 +98,8 @@ class MidiEngine:
             **self.io.status(),
             "clock": self.clock.as_dict(now),
             "pending": self.scheduler.pending,
+            "streams": len(self.scheduler.streams),
+            "latency_ms": self.scheduler.latency_ms,
             "capturing": self.capture.active,
             "silence_beats": self.capture.silence_beats,
             "phrases": self.phrases,

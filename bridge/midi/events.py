@@ -18,6 +18,7 @@ CONTINUE = 0xFB
 STOP = 0xFC
 SONG_POSITION = 0xF2
 ALL_NOTES_OFF = 123
+ALL_SOUND_OFF = 120
 
 
 @dataclass(frozen=True, order=True)

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from bridge.midi.notes import NoteTracker
+from bridge.midi.notes import NoteTracker, panic_all
 from bridge.midi.queue import EventQueue, unwrap32
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class MidiIO:
         self.inbox: deque[tuple[int, bytes]] = deque(maxlen=INBOX_LIMIT)
         self.opened = False
         self.release_requested = False
+        self.panic_requested = 0  # 1: All Notes/Sound Off on the channels used, 2: on all 16 channels
         # Counters written only by the writer thread; read (racily, that is fine) for status.
         self.sent = 0
         self.late = 0
@@ -97,6 +98,24 @@ class MidiIO:
         self.release_requested = True
         self._wake()
         return n
+
+    def panic(self, every_channel: bool = False) -> int:
+        """Drop everything queued; the writer sends note-offs for what sounds, then All Notes Off and All
+        Sound Off on every channel used (or on all 16: for notes a killed earlier daemon left sounding)."""
+        n = self.queue.clear()
+        self.panic_requested = 2 if every_channel else max(self.panic_requested, 1)
+        self.release_requested = True
+        self._wake()
+        return n
+
+    def _release_messages(self) -> list[bytes]:
+        """Writer side: what a release or panic request sends now (called only by the writer)."""
+        panic, self.panic_requested = self.panic_requested, 0
+        if panic == 2:
+            return self.tracker.release_all() + panic_all()
+        if panic == 1:
+            return self.tracker.panic_messages()
+        return self.tracker.release_all()
 
     def drain_input(self) -> list[tuple[int, bytes]]:
         out = []
@@ -171,6 +190,9 @@ class NullMidiIO(MidiIO):
     def cancel(self) -> int:
         return 0
 
+    def panic(self, every_channel: bool = False) -> int:
+        return 0
+
 
 class JackMidiIO(MidiIO):
     """Sample-accurate output from the JACK process callback."""
@@ -214,7 +236,7 @@ class JackMidiIO(MidiIO):
                 self.inbox.append((t0 + offset, bytes(data)))
             tracker = self.tracker
             if self.release_requested:
-                offs = tracker.release_all()
+                offs = self._release_messages()
                 for data in offs:
                     out.write_midi_event(0, data)
                 # Sent again next period: a period lost in an xrun must not leave a note hanging.
@@ -233,12 +255,13 @@ class JackMidiIO(MidiIO):
                 if offset < 0:
                     offset = 0
                     self.late += 1
+                if not tracker.track(data):
+                    continue  # a note-off for a note another owner still holds
                 try:
                     out.write_midi_event(offset, data)
                 except Exception:
                     self.dropped += 1
                     continue
-                tracker.track(data)
                 n += 1
             self.sent += n
         except Exception:
@@ -369,7 +392,7 @@ class RtMidiIO(MidiIO):
         while self._running:
             heap = self.queue.heap
             if self.release_requested:
-                for data in tracker.release_all():
+                for data in self._release_messages():
                     self._write(data)
                 self.release_requested = False
             now = self._now()
@@ -377,9 +400,9 @@ class RtMidiIO(MidiIO):
                 tick, _, data = heapq.heappop(heap)
                 if now - tick > 2000:  # more than 2 ms behind schedule
                     self.late += 1
-                self._write(data)
-                tracker.track(data)
-                self.sent += 1
+                if tracker.track(data):  # False: a note-off for a note another owner still holds
+                    self._write(data)
+                    self.sent += 1
                 continue
             wait = (heap[0][0] - now) / self.rate if heap else 0.05
             with self._cond:

@@ -1,0 +1,326 @@
+"""Bar-by-bar generation for a live stream: chords for one bar (backbone), then its melody (melody model).
+
+`BarGenerator` keeps both models' caches between bars, so each `next_bar()` costs only that bar's tokens.
+It can snapshot its state before any bar and go back to it (bars past the commit horizon are regenerated
+when controls change), take controls that apply from the next bar, prefill bars that were *played* (a call
+to answer, a melody to harmonise, chords to play over), and keeps the backbone's context bounded: when the
+KV cache passes `max_context` tokens it is rebuilt from the header and the last `window_bars` bars (RoPE
+positions restart with it, which the model has seen at every training crop), so an endless stream runs in
+constant memory. The melody model's memory is bounded by construction (Transformer-XL `mem_len`).
+
+Pure generation: no I/O, no clock. The daemon's generation worker drives it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from bridge.generation import vocab as V
+from bridge.generation.encoding import (
+    BarEvents,
+    Song,
+    backbone_bar_tokens,
+    beats_per_bar,
+    header_tokens,
+    melody_bar_notes,
+    melody_bar_prefix,
+    positions_per_bar,
+    transpose_song,
+)
+from bridge.generation.generate import (
+    CHORD_MASK,
+    DENS_MASK,
+    DUR_MASK,
+    MAX_NOTES_PER_BAR,
+    Biases,
+    _mask,
+    chord_key_bias,
+    dominant_bias,
+    melody_fit_bias,
+    pitch_bias,
+    tonic_bias,
+)
+from bridge.generation.prompt import Controls
+from bridge.generation.sampler import sample
+
+log = logging.getLogger(__name__)
+
+EOB_MASK = _mask(V.EOB, V.EOB + 1)
+CAD_OR_BAR = _mask(V.CAD, V.CAD + 1) | _mask(V.BAR, V.BAR + 1)
+
+
+@dataclass(frozen=True)
+class LiveControls:
+    """What a musician steers while a stream plays. `base` carries key, mode, meter, tempo, bars (0 = endless),
+    temperature, top_p and seed, parsed from a prompt and options exactly as `midibridge generate` does."""
+
+    base: Controls = field(default_factory=lambda: Controls(bars=0))
+    density: int | None = None  # melody onsets per beat bucket 0..3; None: the model chooses per bar
+    phrase_bars: int = 8  # an endless stream cadences (V-I) at the end of every phrase of this many bars
+
+    @property
+    def harmonic_key(self) -> tuple[int, str, str]:
+        return self.base.tonic_pc, self.base.mode, self.base.meter
+
+
+@dataclass
+class _Models:
+    """Anything with `.backbone` and `.melody` steppers (ONNX in the daemon, torch in evaluation)."""
+
+    backbone: object
+    melody: object
+
+
+@dataclass
+class GeneratorState:
+    """Everything `next_bar` changes; copied whole for a snapshot (the caches are small numpy arrays)."""
+
+    backbone: dict
+    melody: dict
+    backbone_logits: np.ndarray | None
+    rng: np.random.Generator
+    history: list[BarEvents]
+    since_tonic: int
+    bar_index: int
+    controls: LiveControls
+
+
+def _stepper_state(stepper) -> dict:
+    return {k: copy.copy(v) for k, v in vars(stepper).items() if k not in ("sess", "cfg", "model")}
+
+
+def _restore_stepper(stepper, state: dict) -> None:
+    for k, v in state.items():
+        setattr(stepper, k, copy.copy(v))
+
+
+class BarGenerator:
+    def __init__(self, models, controls: LiveControls, biases: Biases = Biases(), window_bars: int = 16,
+                 max_context: int = 480) -> None:
+        self.models = models
+        self.biases = biases
+        self.window_bars = window_bars
+        self.max_context = max_context
+        self.controls = controls
+        self.rng = np.random.default_rng(controls.base.seed)
+        self.history: list[BarEvents] = []  # every bar so far (generated or played), in the current key
+        self.bar_index = 0
+        self.since_tonic = 0
+        self.prefills = 0  # context rebuilds (key/meter change, window)
+        self._backbone_logits: np.ndarray | None = None
+        self._rebuild()
+
+    # ------------------------------------------------------------------ state
+
+    def snapshot(self) -> GeneratorState:
+        return GeneratorState(_stepper_state(self.models.backbone), _stepper_state(self.models.melody),
+                              None if self._backbone_logits is None else self._backbone_logits.copy(),
+                              copy.deepcopy(self.rng), list(self.history), self.since_tonic, self.bar_index,
+                              self.controls)
+
+    def restore(self, state: GeneratorState) -> None:
+        _restore_stepper(self.models.backbone, state.backbone)
+        _restore_stepper(self.models.melody, state.melody)
+        self._backbone_logits = None if state.backbone_logits is None else state.backbone_logits.copy()
+        self.rng = copy.deepcopy(state.rng)
+        self.history = list(state.history)
+        self.since_tonic = state.since_tonic
+        self.bar_index = state.bar_index
+        self.controls = state.controls
+
+    @property
+    def song(self) -> Song:
+        b = self.controls.base
+        return Song(b.tonic_pc, b.mode, b.meter, b.tempo_bpm)
+
+    def set_controls(self, controls: LiveControls) -> None:
+        """New controls from the next bar on. A new key keeps the context, moved into that key (the model reads
+        its past as if it had been in the new key: a modulation at the bar line); a new meter starts a fresh
+        context (the old bars have another number of chord slots)."""
+        old = self.controls.base
+        new = controls.base
+        self.controls = controls
+        if new.meter != old.meter:
+            self.history = []
+            self.since_tonic = 0
+            self._rebuild()
+        elif (new.tonic_pc, new.mode) != (old.tonic_pc, old.mode) or V.tempo_bucket(new.tempo_bpm) != V.tempo_bucket(
+                old.tempo_bpm):
+            shift = (new.tonic_pc - old.tonic_pc) % 12
+            if shift:
+                moved = transpose_song(replace(self.song, tonic_pc=old.tonic_pc, bars=tuple(self.history)), shift)
+                self.history = list(moved.bars)
+            self._rebuild()
+        if new.seed is not None and new.seed != old.seed:
+            self.rng = np.random.default_rng(new.seed)
+
+    def _rebuild(self) -> None:
+        """Reset both caches and feed the header and the last `window_bars` bars of history (one batched call
+        per model and bar)."""
+        bb, mel = self.models.backbone, self.models.melody
+        song = self.song
+        keep = self.history[-self.window_bars:]
+        bb.reset()
+        mel.reset()
+        logits = bb.feed(header_tokens(song))
+        mel.feed(header_tokens(song))
+        for bar in keep:
+            logits = bb.feed(backbone_bar_tokens(bar))
+            mel.feed(melody_bar_prefix(bar) + melody_bar_notes(bar))
+        self._backbone_logits = logits
+        self.prefills += 1
+
+    def _bound_context(self) -> None:
+        if self.models.backbone.length > self.max_context:
+            self._rebuild()
+
+    # ------------------------------------------------------------------ one bar
+
+    def next_bar(self, melody_heard: tuple[tuple[int, int, int], ...] | None = None,
+                 chords_given: tuple[int, ...] | None = None, final: bool = False,
+                 with_melody: bool = True) -> BarEvents:
+        """Generate the next bar. `melody_heard` (notes of the player's last bar) makes the chords fit it
+        (harmonise); `chords_given` plays over the player's chords instead of sampling them; `final` ends on
+        the tonic (the last bar of a finite stream or of an answer)."""
+        c = self.controls.base
+        b = self.biases
+        position = self.bar_index
+        phrase = self.controls.phrase_bars if not c.bars else max(1, c.bars)
+        in_phrase = position % phrase if not c.bars else position
+        end_of_phrase = final or (not c.bars and in_phrase == phrase - 1)
+        before_end = (not c.bars and in_phrase == phrase - 2) or (c.bars and position == c.bars - 2)
+        if chords_given is not None:
+            bar = self._feed_given_chords(chords_given, melody_heard)
+        else:
+            bar = self._sample_chords(melody_heard, first=position == 0 and not self.history,
+                                      end_of_phrase=end_of_phrase, before_end=before_end)
+        if with_melody:
+            bar = self._sample_melody(bar, final=end_of_phrase)
+        elif melody_heard is not None:
+            bar = replace(bar, notes=tuple(melody_heard))
+            self.models.melody.feed(melody_bar_prefix(bar) + melody_bar_notes(bar))
+        else:
+            self.models.melody.feed(melody_bar_prefix(bar) + [V.EOB])
+        self.history.append(bar)
+        if len(self.history) > 4 * self.window_bars:
+            del self.history[: len(self.history) - self.window_bars]
+        self.bar_index += 1
+        self._bound_context()
+        return bar
+
+    def prefill_bar(self, bar: BarEvents) -> None:
+        """A bar the player played (chords derived from it, its notes as melody) enters both contexts."""
+        self._backbone_logits = self.models.backbone.feed(backbone_bar_tokens(bar))
+        self.models.melody.feed(melody_bar_prefix(bar) + melody_bar_notes(bar))
+        self.history.append(bar)
+        self.bar_index += 1
+        tonic = V.chord_token(self.controls.base.tonic_pc, 0 if self.controls.base.mode == "major" else 1, 0)
+        self.since_tonic = 0 if any(V.harm_of_token(t) == V.harm_of_token(tonic) for t in bar.chords) \
+            else self.since_tonic + 1
+        self._bound_context()
+
+    def _sample_chords(self, melody_heard, first: bool, end_of_phrase: bool, before_end: bool) -> BarEvents:
+        c = self.controls.base
+        b = self.biases
+        bb = self.models.backbone
+        nb = beats_per_bar(c.meter)
+        beat16 = positions_per_bar(c.meter) / nb
+        key_bias = chord_key_bias(c.tonic_pc, c.mode, b)
+        tonic = tonic_bias(c.tonic_pc, c.mode, b)
+        tonic_tokens = [V.chord_token(c.tonic_pc, 0 if c.mode == "major" else 1, inv) for inv in range(V.N_INVERSIONS)]
+        logits = bb.feed([V.BAR])
+        if melody_heard is not None:
+            dens = V.DENS0 + V.density_bucket(len(melody_heard) / nb)
+        elif self.controls.density is not None:
+            dens = V.DENS0 + int(self.controls.density)
+        else:
+            dens = sample(logits, self.rng, c.temperature, c.top_p, allowed=DENS_MASK)
+        logits = bb.feed([dens])
+        chords: list[int] = []
+        for beat in range(nb):
+            bias = key_bias.copy()
+            allowed = CHORD_MASK
+            if (first and beat == 0) or (end_of_phrase and beat == nb - 1):
+                # A phrase starts and ends on its tonic chord: the one hard constraint, as in `generate`.
+                allowed = np.zeros(V.VOCAB_SIZE, bool)
+                allowed[tonic_tokens] = True
+            elif end_of_phrase and beat >= nb - max(1, nb // 2) - 1:
+                bias += tonic
+            if beat == 0 and self.since_tonic > 1:
+                bias += tonic * (b.return_home * (self.since_tonic - 1) / b.tonic_chord)
+            if before_end and beat == nb - 1:
+                bias += dominant_bias(c.tonic_pc, b)
+            if melody_heard is not None:
+                bias += melody_fit_bias(tuple(melody_heard), beat, beat16, b.melody_fit)
+            ch = sample(logits, self.rng, c.temperature, c.top_p, allowed=allowed, bias=bias)
+            chords.append(ch)
+            logits = bb.feed([ch])
+        self.since_tonic = 0 if any(t in tonic_tokens for t in chords) else self.since_tonic + 1
+        cad = end_of_phrase
+        nxt = sample(logits, self.rng, c.temperature, c.top_p, allowed=CAD_OR_BAR)
+        if nxt == V.CAD or cad:
+            cad = True
+            logits = bb.feed([V.CAD])
+        self._backbone_logits = logits
+        return BarEvents(tuple(chords), dens - V.DENS0, cad)
+
+    def _feed_given_chords(self, chords: tuple[int, ...], melody_heard) -> BarEvents:
+        nb = beats_per_bar(self.controls.base.meter)
+        chords = tuple((list(chords) + [chords[-1]] * nb)[:nb]) if chords else tuple([V.chord_token(
+            self.controls.base.tonic_pc, 0 if self.controls.base.mode == "major" else 1)] * nb)
+        dens = self.controls.density if self.controls.density is not None else 1
+        bar = BarEvents(chords, int(dens), False)
+        self._backbone_logits = self.models.backbone.feed(backbone_bar_tokens(bar))
+        return bar
+
+    def _sample_melody(self, bar: BarEvents, final: bool) -> BarEvents:
+        c = self.controls.base
+        b = self.biases
+        mel = self.models.melody
+        ppb = positions_per_bar(c.meter)
+        p_allowed, p_bias = pitch_bias(c.tonic_pc, c.mode, b)
+        if final:
+            home = np.zeros(V.VOCAB_SIZE)
+            for p in range(V.PITCH_LOW, V.PITCH_HIGH + 1):
+                if (p - c.tonic_pc) % 12 in (0, 3 if c.mode == "minor" else 4, 7):
+                    home[V.pitch_token(p)] = b.final_tonic_pitch
+            p_bias = p_bias + home
+        guard = _repetition_guard()
+        logits = mel.feed(melody_bar_prefix(bar))
+        notes: list[tuple[int, int, int]] = []
+        last_pos = -1
+        while True:
+            allowed = _mask(V.POS0 + last_pos + 1, V.POS0 + ppb) | EOB_MASK
+            if len(notes) >= MAX_NOTES_PER_BAR or last_pos >= ppb - 1:
+                allowed = EOB_MASK
+            t = sample(logits, self.rng, c.temperature, c.top_p, allowed=allowed)
+            logits = mel.feed([t])
+            if t == V.EOB:
+                break
+            bias = p_bias if guard is None else p_bias + guard(self._recent_notes(notes))
+            pitch = sample(logits, self.rng, c.temperature, c.top_p, allowed=p_allowed, bias=bias)
+            logits = mel.feed([pitch])
+            dur = sample(logits, self.rng, c.temperature, c.top_p, allowed=DUR_MASK)
+            logits = mel.feed([dur])
+            last_pos = t - V.POS0
+            notes.append((last_pos, pitch - V.PITCH0 + V.PITCH_LOW, V.DURATIONS[dur - V.DUR0]))
+        return replace(bar, notes=tuple(notes))
+
+    def _recent_notes(self, current: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+        recent = [(p, n) for bar in self.history[-2:] for p, n, _ in bar.notes]
+        return recent + [(p, n) for p, n, _ in current]
+
+
+def _repetition_guard():
+    """The melody repetition guard of `bridge.generation.generate`, when that module provides one."""
+    from bridge.generation import generate
+
+    return getattr(generate, "repetition_bias", None)
+
+
+def song_of(generator: BarGenerator, bars: list[BarEvents]) -> Song:
+    return replace(generator.song, bars=tuple(bars))

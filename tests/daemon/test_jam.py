@@ -1,0 +1,227 @@
+"""The jam through real parts: a daemon on a JACK dummy server, a JACK recorder on "midibridge out", a JACK
+player on "midibridge in", OSC from a plain UDP client.
+
+Frames are exact on JACK, so the tests read the grid off the recording: every generated note starts on a
+sixteenth of the stream's tempo counted from its first bar line.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+from daemon_harness import CHORALE, OscClient, Player, Recorder, make_library, notes_from, start_daemon
+
+from bridge.generation.harmony import scale_pcs
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shutil.which("jackd"), reason="jackd not installed")]
+
+RATE = 48000
+JAM_CHANNELS = {11, 12, 13}
+
+
+def frames_per_beat(bpm: float) -> float:
+    return RATE * 60.0 / bpm
+
+
+def note_ons(events, channels=JAM_CHANNELS):
+    return [(f, d[0] & 0x0F, d[1]) for f, d in events if len(d) == 3 and d[0] & 0xF0 == 0x90 and d[2] > 0
+            and d[0] & 0x0F in channels]
+
+
+def drain(client: OscClient, seconds: float) -> list:
+    got, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        m = client.receive(max(0.01, deadline - time.monotonic()))
+        if m is not None:
+            got.append(m)
+    return got
+
+
+def in_key_share(pitches, tonic_pc: int, mode: str) -> float:
+    scale = scale_pcs(tonic_pc, mode)
+    return sum(1 for p in pitches if p % 12 in scale) / max(1, len(pitches))
+
+
+@pytest.fixture
+def jam(tmp_path, jack_server):
+    """A daemon (no library), a recorder on its out port, a player into its in port, an OSC client."""
+    daemon = start_daemon(tmp_path, jack_server, "--no-web", "--bpm", "120")
+    recorder = Recorder(jack_server.name, "jamrec")
+    recorder.connect_from("midibridge:out")
+    player = Player(jack_server.name, "jamplayer")
+    player.connect_to("midibridge:in")
+    client = OscClient(daemon.port)
+    deadline = time.monotonic() + 30
+    while client.status().get("jam") is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    yield daemon, recorder, player, client
+    client.close()
+    player.close()
+    recorder.close()
+    daemon.stop()
+
+
+def beat_to_frame(client: OscClient, recorder: Recorder, beat: float) -> float:
+    """Where a beat of the daemon's clock falls on the recorder's frame clock (to within the UDP round trip)."""
+    t_frame = recorder.client.frame_time
+    reply = client.request("/midibridge/tempo/get", 77)[-1].params
+    bpm, now_beat = reply[1], reply[3]
+    from bridge.midi.queue import unwrap32
+
+    now_frame = unwrap32(t_frame, recorder._t0)
+    return now_frame + (beat - now_beat) * frames_per_beat(bpm)
+
+
+def test_a_stream_starts_on_the_promised_bar_line_on_the_grid_and_in_its_key(jam):
+    daemon, recorder, _, client = jam
+    reply = client.request("/midibridge/generate/start", 1, "a melody in D minor", "bars=4", "tempo=120",
+                           reply="/midibridge/generate/start", timeout=20)[-1].params
+    start_beat, key, meter, bpm, bars = reply[1:]
+    assert (key, meter, bars) == ("D minor", "4/4", 4)
+    assert start_beat % 4 == 0
+    expected = beat_to_frame(client, recorder, start_beat)
+    deadline = time.monotonic() + 30
+    while client.status().get("jam") != "finished" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.3)
+    ons = note_ons(recorder.events)
+    assert ons, daemon.log()
+    first = ons[0][0]
+    # On the promised bar line: within a sixteenth (the estimate only carries the UDP round trip).
+    assert abs(first - expected) < frames_per_beat(bpm) / 4, (first, expected)
+    # Sample accurate: every onset on the sixteenth grid counted from the first bar line, no late events.
+    sixteenth = frames_per_beat(bpm) / 4
+    off_grid = [f for f, _, _ in ons if min((f - first) % sixteenth, sixteenth - (f - first) % sixteenth) > 1]
+    status = client.status()
+    if status["xruns"] == 0 and recorder.xruns == 0:
+        assert not off_grid, off_grid[:5]
+    assert status["jam_late_bars"] == 0 and status["late"] == 0
+    # Four bars long, and every note released.
+    assert max(f for f, _, _ in ons) < first + 4 * 4 * frames_per_beat(bpm)
+    _, sounding = notes_from(recorder.events)
+    assert not sounding
+    assert {ch for _, ch, _ in ons} <= JAM_CHANNELS and {13} & {ch for _, ch, _ in ons}
+    assert in_key_share([p for _, _, p in ons], 2, "minor") >= 0.8
+
+
+def test_a_key_change_takes_effect_at_the_next_uncommitted_bar_and_stop_releases_everything(jam):
+    daemon, recorder, _, client = jam
+    client.request("/midibridge/generate/listen", 2, 1, reply="/midibridge/generate/state")
+    start = client.request("/midibridge/generate/start", 3, "in C major", "tempo=150", "temperature=0.7",
+                           reply="/midibridge/generate/start", timeout=20)[-1].params[1]
+    drain(client, 2.5)
+    got = client.request("/midibridge/generate/set", 4, "key=F# major", reply="/midibridge/generate/set", timeout=10)
+    from_beat = got[-1].params[1]
+    assert from_beat > start and (from_beat - start) % 4 == 0
+    state_and_bars = got + drain(client, 5.0)
+    assert any(m.address == "/midibridge/generate/state" and "F# major" in m.params for m in state_and_bars)
+    bars = [m.params for m in state_and_bars if m.address == "/midibridge/generate/bar"]
+    assert bars and all(p[2] % 4 == 0 for p in bars)
+    stopped = client.request("/midibridge/generate/stop", 5, reply="/midibridge/generate/stop")[-1].params
+    assert stopped[1] >= 3
+    time.sleep(0.5)
+    _, sounding = notes_from(recorder.events)
+    assert not sounding, sounding
+    first = note_ons(recorder.events)[0][0]
+    change = first + (from_beat - start) * frames_per_beat(150)
+    before = [p for f, ch, p in note_ons(recorder.events) if f < change - 1]
+    after = [p for f, ch, p in note_ons(recorder.events) if f >= change - 1]
+    assert before and after
+    assert in_key_share(before, 0, "major") >= 0.8
+    assert in_key_share(after, 6, "major") >= 0.8
+    assert client.status()["jam"] == "stopped"
+
+
+def test_a_stream_and_a_hit_together_leave_no_note_hanging(tmp_path, jack_server):
+    db = make_library(tmp_path / "lib", CHORALE)
+    daemon = start_daemon(tmp_path, jack_server, "--no-web", db=db)
+    recorder = Recorder(jack_server.name, "jamrec2")
+    recorder.connect_from("midibridge:out")
+    client = OscClient(daemon.port)
+    try:
+        deadline = time.monotonic() + 60
+        while client.status().get("library") != "ready" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        client.request("/midibridge/generate/start", 1, "a tune in A minor", "tempo=160",
+                       reply="/midibridge/generate/start", timeout=20)
+        client.request("/midibridge/search/text", 2, 1, "chorale", reply="/midibridge/search/end", timeout=30)
+        client.request("/midibridge/play/hit", 3, 2, 0, "beat", reply="/midibridge/play/hit", timeout=20)
+        time.sleep(3.0)
+        client.request("/midibridge/generate/stop", 4, reply="/midibridge/generate/stop")
+        time.sleep(1.0)
+        hit_ons = note_ons(recorder.events, channels=set(range(11)))
+        assert hit_ons, "the hit stopped with the stream"  # the hit still plays after the stream stopped
+        last_hit_on = max(f for f, _, _ in hit_ons)
+        client.request("/midibridge/play/stop", 5, reply="/midibridge/play/stop")
+        time.sleep(0.5)
+        _, sounding = notes_from(recorder.events)
+        assert not sounding, sounding
+        assert last_hit_on > note_ons(recorder.events)[0][0]
+    finally:
+        client.close()
+        recorder.close()
+        daemon.stop()
+
+
+def test_a_call_is_answered_on_the_next_bar_line_in_the_calls_key(jam):
+    daemon, recorder, player, client = jam
+    client.request("/midibridge/tempo/set", 1, 120.0, reply="/midibridge/tempo/get")
+    armed = client.request("/midibridge/generate/call/start", 2, "respond", 2,
+                           reply="/midibridge/generate/call/start")[-1].params
+    assert armed[1:] == ["respond", 2]
+    tempo = client.request("/midibridge/tempo/get", 3)[-1].params
+    beat_now = tempo[3]
+    call_start = (int(beat_now // 4) + 1) * 4  # the next bar line
+    seconds_to_start = (call_start - beat_now) * 0.5
+    # Two bars of an A-minor phrase, a little humanised, starting on that bar line.
+    phrase = [57, 60, 64, 69, 67, 64, 62, 60, 59, 62, 64, 68, 69, 64, 60, 57]
+    events = []
+    for i, p in enumerate(phrase):
+        t = seconds_to_start - 0.05 + i * 0.25 + (0.004 if i % 3 else -0.003)
+        events += [(t, bytes([0x90, p, 80 + i % 20])), (t + 0.2, bytes([0x80, p, 0]))]
+    player.play(events, lead=0.05)
+    answer = client.until("/midibridge/generate/call/answer", 2, timeout=20)[-1].params
+    start_beat, bars, key, ready_ms = answer[1:]
+    assert start_beat == call_start + 8, answer
+    assert bars == 2 and key == "A minor"
+    assert ready_ms > 0  # ready before its bar line
+    expected = beat_to_frame(client, recorder, start_beat)
+    time.sleep(max(0.0, (start_beat - client.request("/midibridge/tempo/get", 4)[-1].params[3]) * 0.5) + 4.5)
+    ons = note_ons(recorder.events)
+    assert ons
+    assert abs(ons[0][0] - expected) < frames_per_beat(120) / 4, (ons[0][0], expected)
+    assert in_key_share([p for _, _, p in ons], 9, "minor") >= 0.8
+    _, sounding = notes_from(recorder.events)
+    assert not sounding
+
+
+def test_host_sync_moves_the_stream_to_the_hosts_tempo(jam):
+    daemon, recorder, _, client = jam
+    reply = client.request("/midibridge/clock/sync", 1, 90.0, 32.0, 4, reply="/midibridge/tempo/get")[-1].params
+    assert reply[1] == 90.0 and reply[2] == "host"
+    start = client.request("/midibridge/generate/start", 2, "a tune in G major", "bars=2", "density=2",
+                           reply="/midibridge/generate/start", timeout=20)[-1].params
+    assert start[4] == 90.0 and start[1] % 4 == 0
+    time.sleep((start[1] - 32.0) * 60 / 90 + 2 * 4 * 60 / 90 + 1.0)
+    ons = note_ons(recorder.events)
+    assert ons
+    first = ons[0][0]
+    sixteenth = frames_per_beat(90) / 4
+    if client.status()["xruns"] == 0 and recorder.xruns == 0:
+        assert all(min((f - first) % sixteenth, sixteenth - (f - first) % sixteenth) <= 1 for f, _, _ in ons)
+    assert max(f for f, _, _ in ons) - first < 2 * 4 * frames_per_beat(90)
+
+
+def test_bad_controls_get_one_clear_error_and_the_daemon_keeps_serving(jam):
+    daemon, _, _, client = jam
+    for args, needle in ((("", "key=H# major"), "not a key"), (("", "temperature=9"), "temperature must be in 0..2"),
+                         (("", "mute=drums"), "roles among"), (("", "flavour=umami"), "unknown control"),
+                         (("", "lookahead=4", "commit=8"), "must not exceed")):
+        err = client.request("/midibridge/generate/start", 9, *args, reply="/midibridge/error")[-1].params
+        assert err[0] == 9 and needle in err[1], err
+    err = client.request("/midibridge/generate/set", 10, "key=A minor", reply="/midibridge/error")[-1].params
+    assert "no stream playing" in err[1]
+    assert client.request("/midibridge/ping", 11)[-1].params[1] == "pong"
+    assert "Traceback" not in daemon.log()
