@@ -11,6 +11,7 @@ plain tuples that pickle fast. Texture (voicing, bass line, patterns, dynamics) 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, replace
 
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 ROLES = ("chords", "bass", "melody")
 MAX_SNAPSHOTS = 64  # bars kept revisitable; the session trims to the commit point as it goes
+# Fault injection: a slow machine on demand (ms of extra time per generated bar), for the tests and benches
+# of the degrade-never-drift path. Never set in normal use.
+ENV_SLOW = "MIDIBRIDGE_GENERATION_DELAY_MS"
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class GenerationHost:
         self.snapshots: dict[int, tuple[GeneratorState, dict]] = {}
         self.texture_state: dict = {}
         self.epoch = 0
+        self.delay_s = float(os.environ.get(ENV_SLOW, "0") or 0) / 1000.0
 
     def open_models(self, model_dir: str | None = None) -> dict:
         from bridge.generation.runtime import GenerationModels
@@ -138,6 +143,8 @@ class GenerationHost:
             while len(self.snapshots) > MAX_SNAPSHOTS:
                 del self.snapshots[min(self.snapshots)]
             t0 = time.perf_counter()
+            if self.delay_s:
+                time.sleep(self.delay_s)
             bar = gen.next_bar(melody_heard=melody_heard, chords_given=chords_given, final=index == final_at,
                                with_melody=with_melody)
             notes, self.texture_state = realize(gen.song, bar, index, self.texture_state)

@@ -225,3 +225,40 @@ def test_bad_controls_get_one_clear_error_and_the_daemon_keeps_serving(jam):
     assert "no stream playing" in err[1]
     assert client.request("/midibridge/ping", 11)[-1].params[1] == "pong"
     assert "Traceback" not in daemon.log()
+
+
+def test_a_slow_machine_holds_the_harmony_and_never_shifts_the_grid(tmp_path, jack_server, monkeypatch):
+    # Every bar takes 1.2 s to generate while a bar lasts 0.8 s (300 BPM): bars come late by construction.
+    monkeypatch.setenv("MIDIBRIDGE_GENERATION_DELAY_MS", "1200")
+    daemon = start_daemon(tmp_path, jack_server, "--no-web")
+    recorder = Recorder(jack_server.name, "slowrec")
+    recorder.connect_from("midibridge:out")
+    client = OscClient(daemon.port)
+    try:
+        deadline = time.monotonic() + 30
+        while client.status().get("jam") is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        client.request("/midibridge/generate/listen", 1, 1, reply="/midibridge/generate/state")
+        client.request("/midibridge/generate/start", 2, "in C major", "tempo=300", "lookahead=2", "commit=1",
+                       reply="/midibridge/generate/start", timeout=30)
+        got = drain(client, 8.0)
+        status = client.status()
+        client.request("/midibridge/generate/stop", 3, reply="/midibridge/generate/stop")
+        time.sleep(0.3)
+    finally:
+        client.close()
+        recorder.close()
+        daemon.stop()
+    bars = [m.params for m in got if m.address == "/midibridge/generate/bar"]
+    assert any(p[5] == 1 for p in bars), bars  # some bars were held
+    assert status["jam_held_bars"] >= 1 and status["jam_late_bars"] >= 1
+    assert status["late"] == 0  # held, not late notes
+    # Held bars keep the grid: bar starts stay whole bars apart, every onset on the sixteenth grid.
+    starts = [p[2] for p in bars]
+    assert all(b - a == 4.0 for a, b in zip(starts, starts[1:])), starts
+    ons = note_ons(recorder.events)
+    sixteenth = frames_per_beat(300) / 4
+    if status["xruns"] == 0 and recorder.xruns == 0:
+        assert all(min((f - ons[0][0]) % sixteenth, sixteenth - (f - ons[0][0]) % sixteenth) <= 1 for f, _, _ in ons)
+    _, sounding = notes_from(recorder.events)
+    assert not sounding
