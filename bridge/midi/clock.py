@@ -21,7 +21,7 @@ class ClockState:
     anchor_beat: float
     bpm: float
     running: bool
-    source: str  # "internal" | "midi" | "host" (tempo and position sent over OSC, e.g. by Live)
+    source: str  # "internal" | "midi" | "host" (tempo and position over OSC, e.g. from Live) | "link"
     beats_per_bar: float = 4.0
 
 
@@ -81,7 +81,7 @@ class BeatClock:
                              beats_per_bar=float(beats_per_bar))
 
     def sync(self, bpm: float, beat: float, now_tick: int, beats_per_bar: float | None = None,
-             tolerance_s: float = 0.003) -> float:
+             tolerance_s: float = 0.003, source: str = "host") -> float:
         """Follow a host's transport: its tempo and its beat position now. Returns the correction in seconds.
 
         Host messages arrive with network jitter; a position within `tolerance_s` of where the clock already
@@ -92,7 +92,7 @@ class BeatClock:
         error_s = (beat - own) * 60.0 / max(bpm, 1e-6)
         anchor_beat = beat if abs(error_s) > tolerance_s or not s.running else own
         self.state = replace(s, anchor_tick=now_tick, anchor_beat=float(anchor_beat), bpm=float(bpm),
-                             running=True, source="host",
+                             running=True, source=source,
                              beats_per_bar=float(beats_per_bar) if beats_per_bar else s.beats_per_bar)
         return error_s if anchor_beat == beat else 0.0
 

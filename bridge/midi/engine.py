@@ -31,6 +31,7 @@ class MidiEngine:
         self.input_interval = input_interval
         self.listeners: list[PhraseListener] = []
         self.input_listeners: list[InputListener] = []
+        self.link = None  # bridge.midi.link.LinkFollower while the clock source is "link"
         self.last_phrase: Piece | None = None
         self.phrases = 0
         self.input_events = 0
@@ -42,12 +43,34 @@ class MidiEngine:
     async def shutdown(self) -> None:
         for t in self._tasks:
             t.cancel()
+        if self.link is not None:
+            self.link.close()
         self.scheduler.stop()
         # close() waits (off the loop) until the writer has sent every note-off.
         await asyncio.get_running_loop().run_in_executor(None, self.io.close)
 
     def play(self, events: list[TimedEvent], at: str = "bar") -> Scheduled:
         return self.scheduler.play(events, at)
+
+    def set_clock_source(self, source: str) -> None:
+        """internal | midi | link (Ableton Link: raises LinkUnavailable without the extra)."""
+        if source == "link":
+            if self.link is None:
+                from bridge.midi.link import LinkFollower
+
+                self.link = LinkFollower(self.clock, self.io.now)
+                self.link.start()
+            self.link.follow_once()
+            return
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        self.clock.set_source(source, self.io.now())
+
+    def set_tempo(self, bpm: float) -> None:
+        if self.link is not None:
+            self.link.propose_tempo(bpm)  # the session's tempo: every peer follows, and so do we
+        self.clock.set_tempo(bpm, self.io.now())
 
     def stop(self) -> int:
         """Stop all playback: note-offs for what sounds, then All Notes Off / All Sound Off on the channels
@@ -97,6 +120,7 @@ class MidiEngine:
         return {
             **self.io.status(),
             "clock": self.clock.as_dict(now),
+            "link_peers": self.link.peers if self.link is not None else -1,
             "pending": self.scheduler.pending,
             "streams": len(self.scheduler.streams),
             "latency_ms": self.scheduler.latency_ms,

@@ -262,3 +262,57 @@ def test_a_slow_machine_holds_the_harmony_and_never_shifts_the_grid(tmp_path, ja
         assert all(min((f - ons[0][0]) % sixteenth, sixteenth - (f - ons[0][0]) % sixteenth) <= 1 for f, _, _ in ons)
     _, sounding = notes_from(recorder.events)
     assert not sounding
+
+
+def test_a_link_peers_tempo_change_moves_the_stream(jam):
+    aalink = pytest.importorskip("aalink")
+    import asyncio
+    import threading
+
+    daemon, recorder, _, client = jam
+    peer_tempo = {"bpm": 100.0}
+    stop = threading.Event()
+
+    def peer() -> None:  # a second Link peer on loopback, in its own thread and loop
+        async def run() -> None:
+            link = aalink.Link(peer_tempo["bpm"])
+            link.enabled = True
+            while not stop.is_set():
+                if abs(link.tempo - peer_tempo["bpm"]) > 1e-6:
+                    link.tempo = peer_tempo["bpm"]
+                await asyncio.sleep(0.02)
+            link.enabled = False
+
+        asyncio.run(run())
+
+    thread = threading.Thread(target=peer, daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.0)
+        client.request("/midibridge/clock/source", 1, "link", reply="/midibridge/tempo/get")
+        deadline = time.monotonic() + 10
+        while client.status().get("link_peers", 0) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        status = client.status()
+        assert status["link_peers"] >= 1 and status["clock_source"] == "link"
+        # Link joins at the session's tempo: the peer's 100 BPM (whoever was first), then follows its changes.
+        client.request("/midibridge/generate/start", 2, "a tune in C major", "density=3",
+                       reply="/midibridge/generate/start", timeout=20)
+        peer_tempo["bpm"] = 150.0
+        deadline = time.monotonic() + 10
+        while abs(client.status()["tempo"] - 150.0) > 0.01 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert abs(client.status()["tempo"] - 150.0) < 0.01
+        recorder.events.clear()
+        time.sleep(4.0)
+        ons = note_ons(recorder.events)
+        assert len(ons) > 4
+        # After the change every onset is on the 150 BPM sixteenth grid.
+        sixteenth = frames_per_beat(150) / 4
+        if client.status()["xruns"] == 0 and recorder.xruns == 0:
+            errs = [min((f - ons[0][0]) % sixteenth, sixteenth - (f - ons[0][0]) % sixteenth) for f, _, _ in ons]
+            assert max(errs) <= 2, errs
+        client.request("/midibridge/generate/stop", 3, reply="/midibridge/generate/stop")
+    finally:
+        stop.set()
+        thread.join(timeout=5)
