@@ -22,7 +22,7 @@ from bridge.generation.live import BarGenerator, GeneratorState, LiveControls
 
 log = logging.getLogger(__name__)
 
-ROLES = ("chords", "bass", "melody")
+ROLES = ("chords", "bass", "melody", "drums")
 MAX_SNAPSHOTS = 64  # bars kept revisitable; the session trims to the commit point as it goes
 # Fault injection: a slow machine on demand (ms of extra time per generated bar), for the tests and benches
 # of the degrade-never-drift path. Never set in normal use.
@@ -130,7 +130,16 @@ class GenerationHost:
         self.snapshots = {}
         self.texture_state = {"prompt_words": prompt_words}
         self.epoch += 1
-        return {"epoch": self.epoch}
+        programs: dict[str, int] = {}
+        try:
+            from bridge.generation import texture
+
+            style = texture.style_for(controls.base.meter, " ".join(prompt_words), seed=controls.base.seed or 0)
+            self.texture_state["style"] = style
+            programs = {r: style.program(r) for r in ROLES if style.on(r)}
+        except ImportError:
+            pass
+        return {"epoch": self.epoch, "programs": programs}
 
     def bars(self, n: int, melody_heard: tuple | None = None, chords_given: tuple | None = None,
              final_at: int = -1, with_melody: bool = True) -> list[LiveBar]:

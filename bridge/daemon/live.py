@@ -37,8 +37,8 @@ from bridge.midi.scheduler import Stream
 
 log = logging.getLogger(__name__)
 
-ROLES = ("chords", "bass", "melody")
-DEFAULT_CHANNELS = {"chords": 11, "bass": 12, "melody": 13}  # 0-based: MIDI channels 12, 13, 14
+ROLES = ("chords", "bass", "melody", "drums")
+DEFAULT_CHANNELS = {"chords": 11, "bass": 12, "melody": 13, "drums": 9}  # 0-based: MIDI channels 12, 13, 14, 10
 MAX_LOOKAHEAD = 32.0
 STEP_INTERVAL = 0.01  # seconds between pacing steps (the scheduler feeds every 20 ms)
 
@@ -125,7 +125,8 @@ def apply_controls(settings: JamSettings, items: tuple[str, ...], prompt: str = 
             else:
                 raise ProtocolError(
                     f"unknown control {name!r}; controls: key, mode, meter, tempo, bars, temperature, top_p, "
-                    "density, seed, lookahead, commit, mute, unmute, channel_chords, channel_bass, channel_melody")
+                    "density, seed, lookahead, commit, mute, unmute, channel_chords, channel_bass, channel_melody, "
+                    "channel_drums")
         except ValueError:
             raise ProtocolError(f"{name} must be a number, got {value!r}") from None
     if commit > lookahead:
@@ -190,7 +191,7 @@ class JamSession:
     """One stream at a time (a jam partner, not a sequencer): start, set, stop, listen, call."""
 
     def __init__(self, midi: MidiEngine, worker_call: Callable, send: Send, cc_start: int = 20,
-                 cc_call: int = 21) -> None:
+                 cc_call: int = 21, role_ports: bool = False) -> None:
         self.midi = midi
         self.call_worker = worker_call  # async (name, *args) -> result, in the generation worker
         self.send = send
@@ -213,6 +214,9 @@ class JamSession:
         self.listeners: dict[tuple[str, int], Listener] = {}
         self.call: Call | None = None
         self.cc_start, self.cc_call = cc_start, cc_call
+        self.role_ports = role_ports  # each role also on its own port ("midibridge:melody"...), JACK only
+        if role_ports:
+            self._route_roles()
         self.control_sender: tuple[str, int] | None = None
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -260,7 +264,8 @@ class JamSession:
         self.epoch += 1
         epoch = self.epoch
         self.state = "starting"
-        await self.call_worker("start", settings.controls, settings.prompt_words)
+        words = tuple(w for w in (prompt, *(i for i in items if "=" not in i)) if w)
+        started = await self.call_worker("start", settings.controls, words)
         first = await self.call_worker("bars", 2, None, None, base.bars - 1 if base.bars else -1)
         if epoch != self.epoch:
             raise ProtocolError("replaced by a newer start")
@@ -276,6 +281,7 @@ class JamSession:
         if after is not None and after > start:
             start = float(np.ceil((after - 1e-9) / bar_q) * bar_q)
         self.settings = settings
+        self._route_roles()
         self.lookahead = settings.lookahead
         self.bar_beats = bar_q
         self.start_beat = start
@@ -287,6 +293,10 @@ class JamSession:
         self.min_ready_lead_ms = float("inf")
         self.generate_ms = [b.generate_ms for b in first]
         self.stream = self.midi.scheduler.open_stream("jam", lambda s: self._wake.set(), settings.commit)
+        self.programs = dict(started.get("programs", {})) if isinstance(started, dict) else {}
+        # Each role's instrument (General MIDI program) just before the first bar line.
+        self.stream.append([TimedEvent(0.0, 0, bytes((0xC0 | settings.channels[r], p & 0x7F)))
+                            for r, p in self.programs.items() if r != "drums" and r in settings.channels], start)
         self.state = "playing"
         self.in_flight = False
         await self.step()
@@ -301,6 +311,7 @@ class JamSession:
             raise ProtocolError("the meter cannot change in a running stream: stop and start one in the new meter")
         regenerate = new.controls != self.settings.controls
         self.settings = new
+        self._route_roles()
         self.lookahead = max(self.lookahead, new.lookahead)
         self.stream.low_water_beats = new.commit
         from_bar = self.committed
@@ -325,6 +336,14 @@ class JamSession:
             self.state = "stopped"
             self.broadcast_state()
         return played
+
+    def _route_roles(self) -> None:
+        """With role ports, each role's channel goes out of the port named after the role."""
+        add = getattr(self.midi.io, "add_output_port", None)
+        if not self.role_ports or add is None:
+            return
+        for role in ROLES:
+            add(role, {self.settings.channels[role]})
 
     # ------------------------------------------------------------------ pacing
 

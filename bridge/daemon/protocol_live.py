@@ -12,8 +12,9 @@ _P = PREFIX
 
 CONTROL = Arg("control", "s", "name=value control: key (e.g. 'D minor'), mode (major|minor), meter (3/4), tempo "
               "(20..300 BPM), bars (0 = endless, 1..1024), temperature (0..2), top_p (0.05..1), density (0..3), "
-              "seed, lookahead (beats, 2..32), commit (beats, 1..16), mute / unmute (chords|bass|melody), "
-              "channel_chords / channel_bass / channel_melody (1..16); strings without '=' are more prompt words")
+              "seed, lookahead (beats, 2..32), commit (beats, 1..16), mute / unmute (chords|bass|melody|drums), "
+              "channel_chords / channel_bass / channel_melody / channel_drums (1..16); strings without '=' are "
+              "more prompt words")
 
 LIVE_REQUESTS: tuple[Address, ...] = (
     Address(f"{_P}/generate/start", "Start a generated stream (chords, bass, melody) at the next bar line; a "

@@ -205,6 +205,27 @@ class JackMidiIO(MidiIO):
         self._client = None
         self._t0 = 0  # unwrapped frame time of the current/last period
         self._repeat: list[bytes] = []  # note-offs to send once more in the next period
+        # Extra output ports ("midibridge:melody"...): a channel routed to one goes out there instead of "out".
+        # A tuple of 16 ports (None: "out"), swapped whole so the callback never sees a half-made table.
+        self._extra_ports: dict[str, object] = {}
+        self._route: tuple = (None,) * 16
+
+    def add_output_port(self, name: str, channels: set[int] | frozenset[int]) -> str:
+        """Register (once) an output port `name` and send these channels through it; returns its full name."""
+        if self._client is None:
+            raise MidiUnavailable(self.problem or "JACK client closed")
+        port = self._extra_ports.get(name)
+        if port is None:
+            port = self._client.midi_outports.register(name)
+            self._extra_ports[name] = port
+        route = list(self._route)
+        for ch in range(16):
+            if route[ch] is port:
+                route[ch] = None
+        for ch in channels:
+            route[ch] = port
+        self._route = tuple(route)
+        return port.name
 
     def _open(self) -> None:
         try:
@@ -230,6 +251,9 @@ class JackMidiIO(MidiIO):
         try:
             out = self._out
             out.clear_buffer()
+            for port in self._extra_ports.values():
+                port.clear_buffer()
+            route = self._route
             t0 = unwrap32(self._client.last_frame_time, self._t0)
             self._t0 = t0
             for offset, data in self._in.incoming_midi_events():
@@ -238,13 +262,13 @@ class JackMidiIO(MidiIO):
             if self.release_requested:
                 offs = self._release_messages()
                 for data in offs:
-                    out.write_midi_event(0, data)
+                    ((route[data[0] & 0x0F] if data[0] < 0xF0 else None) or out).write_midi_event(0, data)
                 # Sent again next period: a period lost in an xrun must not leave a note hanging.
                 self._repeat = offs
                 self.release_requested = False
             elif self._repeat:
                 for data in self._repeat:
-                    out.write_midi_event(0, data)
+                    ((route[data[0] & 0x0F] if data[0] < 0xF0 else None) or out).write_midi_event(0, data)
                 self._repeat = []
             heap = self.queue.heap
             end = t0 + frames
@@ -258,7 +282,7 @@ class JackMidiIO(MidiIO):
                 if not tracker.track(data):
                     continue  # a note-off for a note another owner still holds
                 try:
-                    out.write_midi_event(offset, data)
+                    ((route[data[0] & 0x0F] if data[0] < 0xF0 else None) or out).write_midi_event(offset, data)
                 except Exception:
                     self.dropped += 1
                     continue
@@ -302,7 +326,9 @@ class JackMidiIO(MidiIO):
             self._close()
 
     def _own_port_names(self) -> list[str]:
-        return [self._in.name, self._out.name] if self._client is not None else []
+        if self._client is None:
+            return []
+        return [self._in.name, self._out.name] + [p.name for p in self._extra_ports.values()]
 
     def _list_ports(self) -> list[PortInfo]:
         client = self._client
@@ -310,8 +336,11 @@ class JackMidiIO(MidiIO):
         into = {p.name for p in client.get_all_connections(self._in)}
         outof = {p.name for p in client.get_all_connections(self._out)}
         ports = [PortInfo("own_in", own_in, bool(into)), PortInfo("own_out", own_out, bool(outof))]
+        extra = {port.name for port in self._extra_ports.values()}
         for p in client.get_ports(is_midi=True, is_output=True):
-            if p.name != own_out:
+            if p.name in extra:
+                ports.append(PortInfo("own_out", p.name, bool(client.get_all_connections(p))))
+            elif p.name != own_out:
                 ports.append(PortInfo("source", p.name, p.name in into))
         for p in client.get_ports(is_midi=True, is_input=True):
             if p.name != own_in:
