@@ -11,6 +11,8 @@ kind="${1:-runtime}"
 # System packages the daemon and the tests use: JACK (real virtual MIDI ports), liblo's
 # oscsend/oscdump, headless Pure Data, FluidSynth for previews, MMA for corpus grooves.
 APT_PACKAGES="jackd2 liblo-tools puredata-core fluidsynth timgm6mb-soundfont mma"
+# The browser tests of the web page drive Debian's Chromium: the dev setup only, not the runtime's.
+if [ "$kind" = dev ]; then APT_PACKAGES="$APT_PACKAGES chromium"; fi
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

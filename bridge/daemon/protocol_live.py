@@ -23,13 +23,13 @@ LIVE_REQUESTS: tuple[Address, ...] = (
                       optional=True, default=""),),
             rest=CONTROL,
             replies=(f"{_P}/generate/start",),
-            example='is 30 "a slow melancholic waltz in D minor" "bars=16"'),
+            example='iss 30 "a slow melancholic waltz in D minor" "bars=16"'),
     Address(f"{_P}/generate/stop", "Stop the stream now; every sounding note of it gets its note-off.",
             replies=(f"{_P}/generate/stop",), example="i 31"),
     Address(f"{_P}/generate/set", "Change controls of the running stream; they take effect at the next bar line "
             "that is not yet committed.",
             args=(CONTROL,), rest=CONTROL,
-            replies=(f"{_P}/generate/set",), example='is 32 "key=A minor" "temperature=0.8"'),
+            replies=(f"{_P}/generate/set",), example='iss 32 "key=A minor" "temperature=0.8"'),
     Address(f"{_P}/generate/listen", "Send the stream state to the sender now and on every change, plus one "
             "/midibridge/generate/bar per bar (0 stops listening).",
             args=(Arg("on", "i", "1: listen, 0: stop listening", 0, 1, optional=True, default=1),),

@@ -32,6 +32,7 @@ class MidiEngine:
         self.listeners: list[PhraseListener] = []
         self.input_listeners: list[InputListener] = []
         self.link = None  # bridge.midi.link.LinkFollower while the clock source is "link"
+        self.transport = None  # bridge.midi.jack_transport.JackTransportFollower while it is "jack"
         self.last_phrase: Piece | None = None
         self.phrases = 0
         self.input_events = 0
@@ -43,8 +44,7 @@ class MidiEngine:
     async def shutdown(self) -> None:
         for t in self._tasks:
             t.cancel()
-        if self.link is not None:
-            self.link.close()
+        self._close_followers()
         self.scheduler.stop()
         # close() waits (off the loop) until the writer has sent every note-off.
         await asyncio.get_running_loop().run_in_executor(None, self.io.close)
@@ -53,7 +53,19 @@ class MidiEngine:
         return self.scheduler.play(events, at)
 
     def set_clock_source(self, source: str) -> None:
-        """internal | midi | link (Ableton Link: raises LinkUnavailable without the extra)."""
+        """internal | midi | link (Ableton Link: raises LinkUnavailable without the extra) | jack (JACK
+        transport: raises JackTransportUnavailable on another backend)."""
+        if source == "jack":
+            self._close_followers()
+            from bridge.midi.jack_transport import JackTransportFollower
+
+            self.transport = JackTransportFollower(self.io, self.clock)
+            self.transport.follow_once()
+            self.transport.start()
+            return
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
         if source == "link":
             if self.link is None:
                 from bridge.midi.link import LinkFollower
@@ -66,6 +78,12 @@ class MidiEngine:
             self.link.close()
             self.link = None
         self.clock.set_source(source, self.io.now())
+
+    def _close_followers(self) -> None:
+        for follower in (self.link, self.transport):
+            if follower is not None:
+                follower.close()
+        self.link = self.transport = None
 
     def set_tempo(self, bpm: float) -> None:
         if self.link is not None:

@@ -359,3 +359,51 @@ def test_a_cc_starts_and_stops_a_stream_with_roles_on_their_own_ports_and_panic_
         melody.close()
         out.close()
         daemon.stop()
+
+
+def test_jack_transport_bbt_from_a_timebase_master_sets_the_streams_tempo_and_bars(jam, jack_server):
+    import jack
+
+    daemon, recorder, _, client = jam
+    bpm = 90.0
+    master = jack.Client("timebase", no_start_server=True, servername=jack_server.name)
+
+    def timebase(state, blocksize, pos, new_pos):  # 4/4 at 90 BPM from transport frame 0
+        beats = pos.frame / (master.samplerate * 60.0 / bpm)
+        pos.bar = int(beats // 4) + 1
+        pos.beat = int(beats % 4) + 1
+        pos.tick = int((beats % 1) * 1920)
+        pos.bar_start_tick = 0.0
+        pos.beats_per_bar = 4.0
+        pos.beat_type = 4.0
+        pos.ticks_per_beat = 1920.0
+        pos.beats_per_minute = bpm
+        pos.valid = pos.valid | jack.POSITION_BBT
+
+    master.set_timebase_callback(timebase)
+    master.activate()
+    try:
+        master.transport_locate(0)
+        master.transport_start()
+        time.sleep(0.3)
+        reply = client.request("/midibridge/clock/source", 1, "jack", reply="/midibridge/tempo/get")[-1].params
+        assert reply[2] == "jack" and abs(reply[1] - 90.0) < 1e-6 and reply[4] == 1
+        start = client.request("/midibridge/generate/start", 2, "a tune in F major", "bars=2", "density=3",
+                               reply="/midibridge/generate/start", timeout=20)[-1].params
+        assert start[4] == 90.0 and start[1] % 4 == 0
+        time.sleep((start[1] - client.request("/midibridge/tempo/get", 3)[-1].params[3]) * 60 / bpm + 6.0)
+        ons = note_ons(recorder.events)
+        assert ons
+        # The first note falls on the master's bar line: transport frame of bar start + frame offset.
+        frames_per_bar = 4 * frames_per_beat(bpm)
+        offset = (master.frame_time - master.transport_frame) % 2**32
+        bar_phase = ((ons[0][0] - offset) % frames_per_bar)
+        # Within the follower's re-anchoring tolerance (1 ms = 48 frames: JACK's frame-clock and transport-frame
+        # estimates are read one after the other).
+        assert min(bar_phase, frames_per_bar - bar_phase) <= 48, bar_phase
+        master.transport_stop()
+        time.sleep(0.3)
+        assert client.request("/midibridge/tempo/get", 4)[-1].params[4] == 0  # stopped with the transport
+    finally:
+        master.deactivate()
+        master.close()

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.skipif(not shutil.which("oscsend"), reason="liblo-tools
 
 def readme_oscsend_lines() -> list[list[str]]:
     text = (Path(REPO) / "README.md").read_text()
-    return [shlex.split(line) for line in re.findall(r"^oscsend .*$", text, flags=re.M)]
+    # The "Try it" lines: oscsend in the ```bash blocks (the Jam section's lines need a MIDI port: ```sh).
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", text, flags=re.S))
+    return [shlex.split(line) for line in re.findall(r"^oscsend .*$", blocks, flags=re.M)]
 
 
 def test_serve_with_no_flags_indexes_the_bundled_library_and_answers_the_readme_example(tmp_path):
