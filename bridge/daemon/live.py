@@ -66,12 +66,16 @@ def _key_value(text: str) -> tuple[str, str]:
 
 def apply_controls(settings: JamSettings, items: tuple[str, ...], prompt: str = "") -> JamSettings:
     """Prompt words and name=value controls over `settings`; raises ProtocolError naming the valid range."""
-    from bridge.query import parse_key
+    from bridge.generation.prompt import PromptError, check_prompt, parse_key_option
 
     base = settings.controls.base
     words = [prompt] + [s for s in items if "=" not in s]
     text = " ".join(w for w in words if w).strip()
     if text:
+        try:  # the checks `midibridge generate` makes, through the parser search uses
+            check_prompt(text)
+        except PromptError as e:
+            raise ProtocolError(str(e)) from None
         base = parse_prompt(text, base)
     density = settings.controls.density
     muted = set(settings.muted)
@@ -82,11 +86,9 @@ def apply_controls(settings: JamSettings, items: tuple[str, ...], prompt: str = 
         try:
             if name == "key":
                 try:
-                    tonic, mode = parse_key(value)  # the parser search uses: one idea of what a key is
+                    tonic, mode = parse_key_option(value)  # the parser search uses: one idea of what a key is
                 except ValueError as e:
                     raise ProtocolError(str(e)) from None
-                if tonic is None:
-                    raise ProtocolError(f"key must name a tonic (e.g. 'A minor', 'F#'), got {value!r}")
                 base = replace(base, tonic_pc=tonic, mode=mode or base.mode, key_given=True)
             elif name == "mode":
                 if value not in ("major", "minor"):

@@ -60,7 +60,8 @@ LIVE_REQUESTS: tuple[Address, ...] = (
 )
 
 LIVE_REPLIES: tuple[ReplySpec, ...] = (
-    ReplySpec(f"{_P}/generate/start", "Stream scheduled.", "i id, f start_beat, s key, s meter, f tempo, i bars (0 endless)"),
+    ReplySpec(f"{_P}/generate/start", "Stream scheduled.",
+              "i id, f start_beat, s key, s meter, f tempo, i bars (0 endless)"),
     ReplySpec(f"{_P}/generate/stop", "Stream stopped.", "i id, i bars_played"),
     ReplySpec(f"{_P}/generate/set", "Controls accepted.", "i id, f from_beat"),
     ReplySpec(f"{_P}/generate/state", "Stream state as key/value pairs (now and on every change).",

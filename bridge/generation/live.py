@@ -99,10 +99,10 @@ def _restore_stepper(stepper, state: dict) -> None:
 
 
 class BarGenerator:
-    def __init__(self, models, controls: LiveControls, biases: Biases = Biases(), window_bars: int = 16,
+    def __init__(self, models, controls: LiveControls, biases: Biases | None = None, window_bars: int = 16,
                  max_context: int = 480) -> None:
         self.models = models
-        self.biases = biases
+        self.biases = biases or Biases()
         self.window_bars = window_bars
         self.max_context = max_context
         self.controls = controls
@@ -187,7 +187,6 @@ class BarGenerator:
         (harmonise); `chords_given` plays over the player's chords instead of sampling them; `final` ends on
         the tonic (the last bar of a finite stream or of an answer)."""
         c = self.controls.base
-        b = self.biases
         position = self.bar_index
         phrase = self.controls.phrase_bars if not c.bars else max(1, c.bars)
         in_phrase = position % phrase if not c.bars else position

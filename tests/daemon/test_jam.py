@@ -218,7 +218,9 @@ def test_bad_controls_get_one_clear_error_and_the_daemon_keeps_serving(jam):
     daemon, _, _, client = jam
     for args, needle in ((("", "key=H# major"), "not a key"), (("", "temperature=9"), "temperature must be in 0..2"),
                          (("", "mute=kazoo"), "roles among"), (("", "flavour=umami"), "unknown control"),
-                         (("", "lookahead=4", "commit=8"), "must not exceed")):
+                         (("", "lookahead=4", "commit=8"), "must not exceed"),
+                         (("a tune in H minor",), "names no key"), (("a waltz at 400 bpm",), "outside 20-300"),
+                         (("a tune in 5/4",), "not supported")):
         err = client.request("/midibridge/generate/start", 9, *args, reply="/midibridge/error")[-1].params
         assert err[0] == 9 and needle in err[1], err
     err = client.request("/midibridge/generate/set", 10, "key=A minor", reply="/midibridge/error")[-1].params
