@@ -18,7 +18,10 @@ def analyze(file: Path, show_chords: bool, as_json: bool) -> None:
     from bridge.analysis import analyze_piece
 
     piece = load_midi_or_fail(file)
-    analysis = analyze_piece(piece)
+    try:
+        analysis = analyze_piece(piece)
+    except Exception as e:  # an analysis bug on odd input: name the file and the reason, not a traceback
+        raise click.ClickException(f"{file}: cannot analyse it: {type(e).__name__}: {e}") from e
     if as_json:
         emit_json({"file": str(file), **analysis.to_dict(), "warnings": list(piece.warnings)})
         return

@@ -20,7 +20,11 @@ def hit_filename(rank: int, hit: Hit) -> str:
 
 
 def export_hits(hits: Sequence[Hit], out_dir: Path, load: Callable[[Hit], Piece]) -> list[Path]:
-    """Save each hit's window; a hit whose file vanished since indexing is logged and left out."""
+    """Save each hit's window; a hit whose file vanished since indexing is logged and left out.
+
+    Each file is written by `save_midi`: to a fresh O_EXCL|O_NOFOLLOW temporary name, then renamed into place,
+    so nothing planted in `out_dir` (a `<name>.tmp` or `<name>` symlink) is ever written through.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for rank, hit in enumerate(hits, start=1):

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -22,7 +24,7 @@ from bridge.library import store
 from bridge.library.hashing import content_hash
 from bridge.library.ingest import FileResult, analyse_file, load_window_pieces
 from bridge.library.types import Encoder, FileIssue, IndexReport, model_key
-from bridge.library.walker import FileStat, is_under, walk_midi_files
+from bridge.library.walker import FileStat, Refused, is_under, walk_midi_files
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,11 @@ def plan_run(
     roots: list[str],
     hasher: Callable[[str], str] = content_hash,
     exists: Callable[[str], bool] = os.path.exists,
+    keep: frozenset[str] | set[str] = frozenset(),
 ) -> Plan:
     """Diff the walk against the index. Unchanged = same path, size and mtime; otherwise the content hash
-    decides between touched (same hash), renamed (hash of a vanished file) and really new content."""
+    decides between touched (same hash), renamed (hash of a vanished file) and really new content.
+    `keep`: paths the walk saw but left out on purpose (refused links); their skip records stay."""
     unchanged = 0
     candidates: list[FileStat] = []
     for path, st in walked.items():
@@ -92,7 +96,7 @@ def plan_run(
             restat.append((vanished.pop(gone)[0], st.path, st))
         else:
             analyse.append(st.path)
-    stale_skips = [p for p in skipped if gone(p)]
+    stale_skips = [p for p in skipped if gone(p) and p not in keep]
     return Plan(sorted(analyse), restat, sorted(vanished) + stale_skips, unchanged, len(walked))
 
 
@@ -115,14 +119,22 @@ def run_index(
     report = IndexReport(roots=roots)
     model = model_key(encoder) if encoder is not None else None
     report.model = model
+    store.check_integrity(conn)  # a damaged index is reported and left as it is, never written into
     with store.Transaction(conn):
         store.add_roots(conn, roots)
-    walked = walk_midi_files(roots)
+    all_roots = store.roots(conn)  # a link may lead into any indexed folder, not only those of this run
+    refused: list[Refused] = []
+    walked = walk_midi_files(roots, refused, allowed=all_roots)
     for r in roots:
         if not os.path.isdir(r) and not os.path.isfile(r):
             log.warning("folder %s is missing (unmounted?): its files stay in the index", r)
-    plan = plan_run(walked, store.file_states(conn), store.skipped_states(conn), roots)
-    report.files_seen, report.unchanged = plan.seen, plan.unchanged
+    skipped_before = store.skipped_states(conn)
+    indexed = store.file_states(conn)
+    plan = plan_run(walked, indexed, skipped_before, roots, keep={r.path for r in refused})
+    # Files outside every indexed folder got in through a symlink (before links out were refused): drop them.
+    outside = [p for p in indexed if not is_under(p, all_roots) and p not in plan.remove]
+    refused_unchanged = sum(1 for r in refused if skipped_before.get(r.path) == (r.size, r.mtime_ns, r.reason))
+    report.files_seen, report.unchanged = plan.seen + len(refused), plan.unchanged + refused_unchanged
     log.info(
         "index: %d files, %d unchanged, %d to analyse, %d moved/touched, %d removed",
         plan.seen, plan.unchanged, len(plan.analyse), len(plan.restat), len(plan.remove),
@@ -131,7 +143,12 @@ def run_index(
     with store.Transaction(conn):
         for fid, path, st in plan.restat:
             store.update_stat(conn, fid, path, st.size, st.mtime_ns)
-        report.removed = store.remove_files(conn, plan.remove)
+        report.removed = store.remove_files(conn, plan.remove + outside)
+        for r in refused:  # links out of the library: reported like any skipped file, with where they lead
+            before = skipped_before.get(r.path)
+            if before != (r.size, r.mtime_ns, r.reason):
+                store.write_result(conn, FileResult(r.path, r.size, r.mtime_ns, None, reason=r.reason), None, None)
+                report.skipped_new += 1
     report.renamed = sum(1 for _fid, path, _st in plan.restat if path not in old_paths)
 
     want_pieces = encoder is not None
@@ -273,7 +290,12 @@ def analyse_all(paths: list[str], workers: int, want_pieces: bool) -> Iterator[F
                         queue.pop()
                     finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
                     for fut in finished:
-                        result = fut.result()  # raises BrokenProcessPool while `fut` is still in flight
+                        try:
+                            result = fut.result()  # raises BrokenProcessPool while `fut` is still in flight
+                        except BrokenProcessPool:
+                            raise
+                        except Exception as e:  # e.g. a result that cannot be sent back: skip that file only
+                            result = _failed(inflight[fut], e)
                         del inflight[fut]
                         yield result
             except BrokenProcessPool:
@@ -282,6 +304,16 @@ def analyse_all(paths: list[str], workers: int, want_pieces: bool) -> Iterator[F
         for path in suspects:
             yield _analyse_isolated(path, want_pieces)
         suspects = []
+
+
+def _failed(path: str, e: BaseException) -> FileResult:
+    log.warning("analysing %s failed: %s: %s", path, type(e).__name__, e)
+    try:
+        st = os.stat(path)
+        size, mtime = st.st_size, st.st_mtime_ns
+    except OSError:
+        size, mtime = 0, 0
+    return FileResult(path, size, mtime, None, reason=f"analysis failed: {type(e).__name__}: {str(e)[:200]}")
 
 
 def _analyse_isolated(path: str, want_pieces: bool) -> FileResult:
@@ -293,6 +325,8 @@ def _analyse_isolated(path: str, want_pieces: bool) -> FileResult:
             return FileResult(
                 path, st.st_size if st else 0, st.st_mtime_ns if st else 0, None, reason="the MIDI parser crashed on it"
             )
+        except Exception as e:
+            return _failed(path, e)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -305,7 +339,55 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         ctx.set_forkserver_preload(["bridge.library.ingest"])
     # The forkserver keeps the environment of the moment it started; workers get the caller's current one.
     env = {k: v for k, v in os.environ.items() if k.startswith("MIDIBRIDGE_")}
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_env, initargs=(env,))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(env, os.getpid())
+    )
+
+
+def _worker_init(env: dict[str, str], owner_pid: int) -> None:
+    _worker_env(env)
+    _die_with(owner_pid)
+
+
+def _die_with(owner_pid: int) -> None:
+    """End this worker as soon as the process that owns the pool is gone (even by SIGKILL).
+
+    A forkserver worker is the forkserver's child, not the owner's, and both the worker and the forkserver
+    hold pipe ends that keep each other waiting: without this, a killed `index` leaves them behind for good.
+    A pidfd (Linux >= 5.3) wakes the watcher the moment the owner exits; elsewhere it polls.
+    """
+    if os.getppid() == owner_pid and sys.platform.startswith("linux"):
+        _set_parent_death_signal()  # spawn start method: the owner is our parent
+
+    def watch() -> None:
+        pidfd = None
+        try:
+            pidfd = os.pidfd_open(owner_pid)  # type: ignore[attr-defined]
+        except (AttributeError, OSError):
+            pass
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+            os._exit(1)
+        while True:
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except OSError:
+                pass
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="midibridge-owner-watch", daemon=True).start()
+
+
+def _set_parent_death_signal() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _worker_env(env: dict[str, str]) -> None:

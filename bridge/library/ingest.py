@@ -22,10 +22,11 @@ log = logging.getLogger(__name__)
 DRUM_PROGRAM = 128  # drums get their own "program" so one bitmask covers every instrument
 NO_KEY = "none"  # key and mode of a window without pitched notes
 
-# Test hooks: seconds to sleep per analysed file (so a test can kill an index run mid-way), and a file
-# name on which a worker process dies as if the parser had crashed.
+# Test hooks: seconds to sleep per analysed file (so a test can kill an index run mid-way), a file name on
+# which a worker process dies as if the parser had crashed, and one on which reading raises an unexpected error.
 ENV_SLOW = "MIDIBRIDGE_INDEX_TEST_DELAY"
 ENV_CRASH = "MIDIBRIDGE_INDEX_TEST_CRASH_ON"
+ENV_RAISE = "MIDIBRIDGE_INDEX_TEST_RAISE_ON"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,31 @@ class FileResult:
 
 def analyse_file(path: str, want_pieces: bool = False) -> FileResult:
     """Read, parse and analyse `path`. Never raises: every failure becomes `reason`."""
+    try:
+        return _analyse_file(path, want_pieces)
+    except Exception as e:  # a parser or analysis bug on one hostile file must only skip that file
+        log.exception("reading %s failed", path)
+        try:
+            st = os.stat(path)
+            size, mtime = st.st_size, st.st_mtime_ns
+        except OSError:
+            size, mtime = 0, 0
+        return FileResult(path, size, mtime, None, reason=f"cannot read it: {_one_line(e)}")
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
+
+
+def _read_no_follow(path: str) -> bytes:
+    """The file's bytes; a symlink swapped in after the walk (that checked where links lead) is refused."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def _analyse_file(path: str, want_pieces: bool) -> FileResult:
     delay = float(os.environ.get(ENV_SLOW, "0") or 0)
     if delay:
         time.sleep(delay)
@@ -83,15 +109,19 @@ def analyse_file(path: str, want_pieces: bool = False) -> FileResult:
     if st.st_size > DEFAULT_LIMITS.max_bytes:
         return FileResult(path, st.st_size, st.st_mtime_ns, None, reason=f"file too large ({st.st_size / 1e6:.1f} MB)")
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _read_no_follow(path)
     except OSError as e:
         return FileResult(path, st.st_size, st.st_mtime_ns, None, reason=f"cannot read file: {e.strerror or e}")
     digest = bytes_hash(data)
     try:
+        if os.environ.get(ENV_RAISE) and os.path.basename(path) == os.environ[ENV_RAISE]:
+            raise OverflowError("test hook: an unexpected error while reading")
         piece = load_midi_bytes(data)
     except MidiFileError as e:
         return FileResult(path, st.st_size, st.st_mtime_ns, digest, reason=str(e))
+    except Exception as e:  # an unexpected parser error is still only this file's problem
+        log.exception("parsing %s failed", path)
+        return FileResult(path, st.st_size, st.st_mtime_ns, digest, reason=f"cannot parse it: {_one_line(e)}")
     try:
         info, windows, pieces = analyse_piece(piece, want_pieces)
     except Exception as e:  # analysis bugs on odd input must not stop a run; the reason is reported
@@ -162,8 +192,9 @@ def window_record(piece: Piece, span: Span, window: Piece) -> WindowRecord:
 def load_window_pieces(path: str, spans: list[tuple[float, float]]) -> tuple[str, list[Piece] | None, str | None]:
     """Reload a file's windows for embedding an already indexed file (model added or changed)."""
     try:
-        with open(path, "rb") as f:
-            piece = load_midi_bytes(f.read())
+        piece = load_midi_bytes(_read_no_follow(path))
+        return path, [piece.window(a, b) for a, b in spans], None
     except (OSError, MidiFileError) as e:
         return path, None, str(e)
-    return path, [piece.window(a, b) for a, b in spans], None
+    except Exception as e:  # one odd file must not stop embedding the rest
+        return path, None, _one_line(e)

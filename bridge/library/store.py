@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import sqlite3
 import time
 import uuid
@@ -64,10 +66,44 @@ CREATE TABLE IF NOT EXISTS skipped (
 """
 
 
+class IndexCorrupt(sqlite3.DatabaseError):
+    """The index file exists but is not a readable midibridge index; str(error) is one line naming it."""
+
+    def __init__(self, path: Path, detail: str):
+        detail = " ".join(w for w in detail.split() if w.strip("*")) or "unreadable"
+        detail = detail.removeprefix("in database main ")[:200]
+        super().__init__(
+            f"the library index {path} is damaged ({detail}); it was left as it is: "
+            f"move or delete it, then `midibridge index DIR` builds a new one"
+        )
+        self.path = path
+
+
 def connect(db_dir: Path) -> sqlite3.Connection:
-    """A connection with the pragmas every user of the index needs (WAL, foreign keys, busy wait)."""
+    """A connection with the pragmas every user of the index needs (WAL, foreign keys, busy wait).
+
+    A missing index is created complete under a temporary name and then linked into place, so an index
+    file that exists is always a whole database: an empty or foreign one is damage (`IndexCorrupt`), never
+    something to silently start over in.
+    """
     db_dir.mkdir(parents=True, exist_ok=True)
     path = db_dir / DB_NAME
+    if not path.exists():
+        _create(path)
+    _check_header(path)
+    try:
+        conn = _open(path)
+    except sqlite3.DatabaseError as e:
+        raise _damage(path, e) from e
+    try:
+        _migrate(conn)
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise _damage(path, e) from e
+    return conn
+
+
+def _open(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
@@ -75,8 +111,65 @@ def connect(db_dir: Path) -> sqlite3.Connection:
     # NORMAL in WAL mode is durable against process crashes (kill -9); only a power cut may lose
     # the last transactions, never corrupt the database.
     conn.execute("PRAGMA synchronous = NORMAL")
-    _migrate(conn)
     return conn
+
+
+def _create(path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
+    try:
+        conn = _open(tmp)
+        try:
+            _migrate(conn)
+        finally:
+            conn.close()  # the last connection checkpoints the WAL into the file and removes it
+        try:
+            os.link(tmp, path)  # never replaces an index another process created meanwhile
+        except FileExistsError:
+            pass
+        except OSError:  # no hard links on this file system
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+
+
+def _check_header(path: Path) -> None:
+    """An empty index file is damage. Only stat here, never open(): closing any descriptor of the database
+    file drops every POSIX lock this process holds on it, so another process would checkpoint and delete the
+    WAL under this process's open connections (SQLite's own "file is not a database" covers a foreign file)."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise sqlite3.OperationalError(f"cannot read the library index {path}: {e.strerror or e}") from e
+    if size == 0:
+        raise IndexCorrupt(path, "the file is empty, 0 bytes")
+
+
+def _damage(path: Path, e: sqlite3.DatabaseError) -> sqlite3.DatabaseError:
+    """Corruption as IndexCorrupt; a locked, read-only or unreadable index stays what it is."""
+    if isinstance(e, IndexCorrupt) or (isinstance(e, sqlite3.OperationalError) and not is_corruption(e)):
+        return e
+    return IndexCorrupt(path, str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+
+
+def is_corruption(e: sqlite3.Error) -> bool:
+    text = str(e).lower()
+    return any(w in text for w in ("malformed", "not a database", "corrupt", "no such table"))
+
+
+def check_integrity(conn: sqlite3.Connection) -> None:
+    """Raise IndexCorrupt unless SQLite's quick check passes: run before writing, so damage is not spread."""
+    path = Path(conn.execute("PRAGMA database_list").fetchone()[2])
+    try:
+        rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+    except sqlite3.DatabaseError as e:
+        raise _damage(path, e) from e
+    if rows != [("ok",)]:
+        raise IndexCorrupt(path, str(rows[0][0]) if rows else "integrity check failed")
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

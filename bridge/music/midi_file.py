@@ -8,8 +8,12 @@ on the returned `Piece`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -24,6 +28,7 @@ class MidiFileError(Exception):
 class Limits:
     max_bytes: int = 64 * 1024 * 1024
     max_notes: int = 100_000
+    max_tracks: int = 4096  # the note table stores track numbers as int16; real files have well under 100
     max_quarters: float = 4 * 2000.0  # 2000 bars of 4/4
     min_bpm: float = 10.0
     max_bpm: float = 400.0
@@ -53,24 +58,46 @@ def load_midi_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Piece:
         if data[:4] == b"RIFF":
             raise MidiFileError("RIFF-wrapped MIDI (RMID) is not supported")
         raise MidiFileError("not a MIDI file (no MThd header)")
+    header = _header(data)
     import symusic  # local: keeps `import bridge.music` cheap
 
     try:
         score = symusic.Score.from_midi(data)
     except Exception as e:  # symusic raises RuntimeError/ValueError with C++ messages
         raise MidiFileError(f"corrupt or truncated MIDI: {_first_line(e)}") from e
-    return piece_from_score(score, limits)
+    piece = piece_from_score(score, limits)
+    if header is not None and header[0] == 2 and len(score.tracks) > 1:
+        # symusic (like most readers) lays a type-2 file's independent sequences over one another.
+        note = f"type-2 MIDI file: its {len(score.tracks)} independent sequences were merged into one timeline"
+        piece = replace(piece, warnings=(note, *piece.warnings))
+    return piece
+
+
+def _header(data: bytes) -> tuple[int, int, int] | None:
+    """(format, tracks, division) from the MThd chunk; None when it is too short to say (symusic reports that)."""
+    if len(data) < 14:
+        return None
+    fmt, ntracks, division = int.from_bytes(data[8:10], "big"), int.from_bytes(data[10:12], "big"), data[12:14]
+    division = int.from_bytes(division, "big")
+    if division == 0:
+        raise MidiFileError("invalid header: division (ticks per quarter note) is 0")
+    return fmt, ntracks, division
 
 
 def piece_from_score(score, limits: Limits = DEFAULT_LIMITS) -> Piece:
     """Convert a symusic Score (any time unit) into a Piece, applying `limits`."""
     warnings: list[str] = []
-    if len(score.tracks) == 0:
+    n_tracks = len(score.tracks)
+    if n_tracks == 0:
         raise MidiFileError("no tracks")
+    if n_tracks > limits.max_tracks:
+        warnings.append(f"capped at the first {limits.max_tracks} of {n_tracks} tracks")
     q = score.to("quarter")
     columns: list[list[np.ndarray]] = [[] for _ in range(7)]
     names = []
     for i, track in enumerate(q.tracks):
+        if i >= limits.max_tracks:
+            break
         names.append(str(track.name))
         arr = track.notes.numpy()
         n = len(arr["pitch"])
@@ -90,8 +117,11 @@ def piece_from_score(score, limits: Limits = DEFAULT_LIMITS) -> Piece:
         ):
             col.append(values)
     if not columns[0]:
-        raise MidiFileError("no notes")
+        capped = n_tracks > limits.max_tracks
+        raise MidiFileError(f"no notes in the first {limits.max_tracks} tracks" if capped else "no notes")
     notes = NoteList.from_columns(*(np.concatenate(c) for c in columns))
+    if not (np.isfinite(notes.start).all() and np.isfinite(notes.duration).all()):
+        raise MidiFileError("corrupt timing: note times are not finite numbers")
     notes = notes.take((notes.velocity > 0) & (notes.pitch >= 0) & (notes.duration >= 0))
     if len(notes) == 0:
         raise MidiFileError("no notes")
@@ -138,8 +168,14 @@ def piece_from_score(score, limits: Limits = DEFAULT_LIMITS) -> Piece:
         time_signatures=tuple(signatures),
         key_signatures=tuple(keys),
         track_names=tuple(names),
-        warnings=tuple(warnings),
+        warnings=_once_each(warnings),
     )
+
+
+def _once_each(warnings: list[str]) -> tuple[str, ...]:
+    """Each distinct warning once, with a count: a file that repeats an absurd tempo every bar says it once."""
+    counts = Counter(warnings)
+    return tuple(w if counts[w] == 1 else f"{w} ({counts[w]} times)" for w in dict.fromkeys(warnings))
 
 
 def _dedupe_by_time(events):
@@ -180,9 +216,34 @@ def save_midi(piece: Piece, path: str | os.PathLike, ticks_per_quarter: int = 48
     """Write atomically: a crash mid-write never leaves a half file under the final name."""
     path = Path(path)
     data = piece_to_score(piece, ticks_per_quarter).dumps_midi()
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_file_atomic(path, data)
+
+
+def write_file_atomic(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], object]) -> None:
+    """Write `data` (bytes, or a function that writes to the open file) to a fresh temporary name beside
+    `path` and rename it over `path`.
+
+    The temporary file is created with O_EXCL|O_NOFOLLOW and an unguessable name, so a file or symlink
+    planted under a predictable name (`x.mid.tmp` -> ~/.bashrc) is never written through; the rename
+    replaces a symlink at `path` itself instead of following it.
+    """
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _first_line(e: BaseException) -> str:

@@ -37,7 +37,7 @@ def test_index_search_stats_report_and_export(tmp_path, library_dir):
     hit = res["hits"][0]
     assert set(hit) == {
         "file", "bars", "seconds", "quarters", "score", "key", "tempo", "tempo_word", "meter", "instruments",
-        "matched", "missed",
+        "matched", "missed", "transpose",
     }  # fmt: skip
 
     export = tmp_path / "out"
