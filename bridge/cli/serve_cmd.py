@@ -27,8 +27,8 @@ MIDI_APIS = ("auto", "jack", "alsa", "coremidi", "winmm", "rtmidi-jack", "none")
 @click.option("--connect-in", multiple=True, help="Connect this existing port to our in port (repeatable).")
 @click.option("--connect-out", multiple=True, help="Connect our out port to this existing port (repeatable).")
 @click.option("--bpm", default=120.0, show_default=True, type=click.FloatRange(20, 300), help="Internal tempo.")
-@click.option("--silence-beats", default=2.0, show_default=True, type=click.FloatRange(0.25, 64),
-              help="Beats of silence that end a captured phrase.")
+@click.option("--silence-beats", default=4.0, show_default=True, type=click.FloatRange(0.25, 64),
+              help="Beats of silence (in the phrase's own tempo) that end a captured phrase.")
 @click.option("--rt-priority", default=0, show_default=True, type=click.IntRange(0, 99),
               help="Run the event loop SCHED_FIFO at this priority (Linux; 0: off). Fewer JACK xruns under load.")
 @click.option("--model-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -37,13 +37,36 @@ MIDI_APIS = ("auto", "jack", "alsa", "coremidi", "winmm", "rtmidi-jack", "none")
 @click.option("--search-worker", type=click.Choice(["process", "thread"]), default="process", show_default=True,
               help="Where searches run: a worker process (no GIL contention with MIDI output) or a thread.")
 @click.option("--no-library", is_flag=True, help="Serve without opening the library (play and ports only).")
+@click.option("--web-port", default=9080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the web page (search, listen, piano roll, play into the DAW; 0: any free port).")
+@click.option("--web-host", default="127.0.0.1", show_default=True,
+              help="Address the web page binds to (loopback: anything else offers the daemon to the network).")
+@click.option("--no-web", is_flag=True, help="Do not serve the web page.")
+@click.option("--play-dir", "play_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="A folder /midibridge/play/file may read besides the library's (repeatable).")
+@click.option("--no-generation", is_flag=True, help="Do not start the generation worker (no live jam).")
+@click.option("--generation-model-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Generation model directory (default: the shipped models).")
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(0, 500),
+              help="Output latency compensation: MIDI goes out this many ms early (also /midibridge/latency/set).")
+@click.option("--role-ports", is_flag=True,
+              help="JACK: chords, bass and melody of a jam also on ports of their own (midibridge:chords ...).")
+@click.option("--panic-on-start", is_flag=True,
+              help="Send All Notes Off / All Sound Off on all 16 channels at start (after a crash).")
+@click.option("--jam-cc", "jam_cc", default=(20, 21), show_default=True, type=(click.IntRange(0, 119),
+              click.IntRange(0, 119)), help="CCs on the in port that start/stop a stream and arm/disarm a call.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.option("--json-log", is_flag=True, help="Log one JSON object per line on stderr.")
 def serve(db: Path | None, host: str, port: int, reply_port: int, midi_api: str, jack_server: str | None,
           client_name: str, connect_in: tuple[str, ...], connect_out: tuple[str, ...], bpm: float,
           silence_beats: float, rt_priority: int, model_dir: Path | None, no_model: bool,
-          search_worker: str, no_library: bool, log_level: str, json_log: bool) -> None:
+          search_worker: str, no_library: bool, web_port: int, web_host: str, no_web: bool,
+          play_dirs: tuple[Path, ...], no_generation: bool,
+          generation_model_dir: Path | None, role_ports: bool, latency_ms: float, panic_on_start: bool,
+          jam_cc: tuple[int, int],
+          log_level: str,
+          json_log: bool) -> None:
     """Run the daemon: OSC on HOST:PORT, MIDI ports "midibridge in"/"midibridge out" (see docs/protocol.md)."""
     from bridge.daemon import logs
     from bridge.daemon.app import Daemon
@@ -56,7 +79,13 @@ def serve(db: Path | None, host: str, port: int, reply_port: int, midi_api: str,
                           jack_server=jack_server, client_name=client_name, bpm=bpm, silence_beats=silence_beats,
                           connect_in=connect_in, connect_out=connect_out,
                           library=not no_library, model=not no_model, model_dir=model_dir,
-                          rt_priority=rt_priority, search_worker=search_worker)
+                          rt_priority=rt_priority, search_worker=search_worker,
+                          web=not no_web, web_host=web_host, web_port=web_port,
+                          play_dirs=tuple(play_dirs), generation=not no_generation,
+                          generation_model_dir=generation_model_dir,
+                          role_ports=role_ports, latency_ms=latency_ms, panic_on_start=panic_on_start,
+                          jam_cc_start=jam_cc[0],
+                          jam_cc_call=jam_cc[1])
     daemon = Daemon(config)
     try:
         asyncio.run(daemon.run())

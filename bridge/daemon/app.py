@@ -64,7 +64,8 @@ class Daemon:
 
         stats = ErrorStats()
         spec = LibrarySpec(cfg.db, cfg.model, cfg.model_dir) if cfg.library else None
-        search = SearchService(spec, mode=cfg.search_worker, max_pending=cfg.max_pending_searches)
+        search = SearchService(spec, mode=cfg.search_worker, max_pending=cfg.max_pending_searches,
+                               extra_roots=tuple(cfg.play_dirs))
         # The worker starts before the loop turns real-time, so it never inherits SCHED_FIFO.
         library_task = asyncio.ensure_future(search.start())
         await asyncio.sleep(0)
@@ -82,24 +83,31 @@ class Daemon:
 
         server = OscServer(Dispatcher(PROTOCOL, stats), reply_port=cfg.reply_port)
 
-        def set_reply_port(port: int) -> None:
-            server.reply_port = port
-
+        # Per client: /midibridge/reply_port moves the replies of its sender only. `info` is the server's live
+        # counters (datagrams, replies_sent, send_errors, ...), shown by /midibridge/status.
         ctx = Context(config=cfg, stats=stats, search=search, midi=midi, outbox=server.send,
-                      reply_port=set_reply_port, started=time.monotonic())
+                      reply_port=server.set_reply_port, started=time.monotonic(), info=server.counters)
         self.ctx = ctx
+        generation = self._start_generation(ctx, midi)
         server.dispatcher.register_table(all_handlers(ctx))
         missing = server.dispatcher.missing()
         if missing:  # a protocol address without a handler is a bug caught at startup, not at runtime
             raise RuntimeError(f"no handler for {missing}")
 
         midi.start()
+        if cfg.panic_on_start:
+            midi.panic(every_channel=True)  # notes a killed earlier daemon left sounding
+        if ctx.live is not None:
+            ctx.live.start_loop()
         try:
             self.address = await server.start(cfg.host, cfg.port)
         except OSError as e:
             await midi.shutdown()
             search.close()
+            if generation is not None:
+                generation.close()
             raise RuntimeError(f"cannot listen on {cfg.host}:{cfg.port}: {e.strerror or e}") from e
+        web = await self._start_web(ctx)
         log.info("ready: OSC on %s:%d, MIDI %s, %.2f s", *self.address, io.backend, time.perf_counter() - t0)
         if on_ready:
             on_ready(self)
@@ -108,10 +116,42 @@ class Daemon:
         finally:
             log.info("shutting down")
             server.close()
+            if web is not None:
+                await web.close()
             library_task.cancel()
+            if ctx.live is not None:
+                await ctx.live.close()
             await midi.shutdown()
             search.close()
+            if generation is not None:
+                generation.close()
             log.info("stopped: %d notes left sounding, %d error replies served", len(io.tracker), stats.total)
+
+    @staticmethod
+    def _start_generation(ctx: Context, midi: MidiEngine):
+        """The generation worker and the jam session (None with generation off)."""
+        cfg = ctx.config
+        midi.scheduler.latency_ms = cfg.latency_ms
+        if not cfg.generation:
+            return None
+        from bridge.daemon.generation_service import GenerationService
+        from bridge.daemon.live import JamSession
+
+        model_dir = str(cfg.generation_model_dir) if cfg.generation_model_dir else None
+        service = GenerationService(model_dir, mode=cfg.search_worker)
+        asyncio.ensure_future(service.start())
+        ctx.live = JamSession(midi, service.call, ctx.outbox, cfg.jam_cc_start, cfg.jam_cc_call, cfg.role_ports)
+        ctx.live.service = service
+        return service
+
+    @staticmethod
+    async def _start_web(ctx: Context):
+        """The web page (bridge/web) beside the OSC server, in this loop; None when off or unavailable."""
+        if not ctx.config.web:
+            return None
+        from bridge.web import start_web
+
+        return await start_web(ctx)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         log.info("received %s", signal.Signals(sig).name)

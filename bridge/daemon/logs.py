@@ -47,3 +47,42 @@ def configure(level: str = "INFO", json_lines: bool = False, once: bool = False)
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level.upper())
+
+
+class RateLimited:
+    """At most `burst` lines per `interval` seconds through `log`; what was held back is summed up in the
+    next line that passes ("... and 498 more like it"). For messages a sender can cause at will (junk
+    datagrams): each line is bounded by the caller, and their number by this."""
+
+    def __init__(self, logger: logging.Logger, burst: int = 5, interval: float = 10.0,
+                 clock=None) -> None:
+        import time
+
+        self.log = logger
+        self.burst = burst
+        self.interval = interval
+        self._clock = clock or time.monotonic
+        self._window_start = -1e18
+        self._in_window = 0
+        self.suppressed = 0
+
+    def __call__(self, level: int, msg: str, *args) -> bool:
+        now = self._clock()
+        if now - self._window_start >= self.interval:
+            self._window_start, self._in_window = now, 0
+        if self._in_window >= self.burst:
+            self.suppressed += 1
+            return False
+        self._in_window += 1
+        if self.suppressed:
+            msg += " (and %d more like it before)"
+            args = (*args, self.suppressed)
+            self.suppressed = 0
+        self.log.log(level, msg, *args)
+        return True
+
+
+def preview(data: bytes, limit: int = 48) -> str:
+    """A bounded, printable view of untrusted bytes for a log line."""
+    shown = repr(bytes(data[:limit]))
+    return shown + (f"... ({len(data)} bytes)" if len(data) > limit else "")

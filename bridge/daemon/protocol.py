@@ -201,8 +201,14 @@ REQUESTS: tuple[Address, ...] = (
     Address(f"{_P}/ping", "Liveness check.", replies=(f"{_P}/ping",), example="i 1"),
     Address(f"{_P}/status", "Uptime, library, models, ports, tempo and clock, error counts.",
             replies=(f"{_P}/status",), example="i 2"),
-    Address(f"{_P}/reply_port", "Send every later reply to this UDP port on the sender's host (0: the sender's port).",
-            args=(Arg("port", "i", "UDP port, 0 = reply to the sending port", 0, 65535),),
+    Address(f"{_P}/reply_port", "Send every later reply to this client (this sender address and port) to this UDP "
+            "port on its host (0: to the sending port). Other clients are not affected, unless scope is `host`: "
+            "then every client of this host that has not set its own port (for shell tools such as oscsend, "
+            "which send each message from a new port). Replies sent to a port other than the request's own are "
+            "bounded (see Conventions).",
+            args=(Arg("port", "i", "UDP port, 0 = reply to the sending port", 0, 65535),
+                  Arg("scope", "s", "client: this sender only; host: every client of this host without its own",
+                      choices=("client", "host"), optional=True, default="client")),
             replies=(f"{_P}/reply_port",), example="ii 3 9001"),
     Address(f"{_P}/search/text", "Search the library by a text description.",
             args=(K, Arg("text", "s", "what you are looking for")),
@@ -222,8 +228,9 @@ REQUESTS: tuple[Address, ...] = (
             args=(Arg("search_id", "i", "request id of the search", 0, MAX_ID),
                   Arg("rank", "i", "0-based rank of the hit in that search", 0, 99)),
             replies=(f"{_P}/hit/note", f"{_P}/hit/end"), example="iii 20 4 0"),
-    Address(f"{_P}/play/file", "Play a MIDI file into the MIDI out port, from the next bar or beat.",
-            args=(Arg("path", "s", "MIDI file path", max_len=MAX_PATH), AT),
+    Address(f"{_P}/play/file", "Play a MIDI file inside the library's folders (or the bundled clips, or a "
+            "--play-dir) into the MIDI out port, from the next bar or beat.",
+            args=(Arg("path", "s", "MIDI file path inside the library's folders", max_len=MAX_PATH), AT),
             replies=(f"{_P}/play/file",), example="iss 7 /tmp/clip.mid now"),
     Address(f"{_P}/play/stop", "Stop playback; every sounding note gets its note-off.",
             replies=(f"{_P}/play/stop",), example="i 8"),
@@ -232,8 +239,9 @@ REQUESTS: tuple[Address, ...] = (
             replies=(f"{_P}/tempo/get",), example="if 9 96"),
     Address(f"{_P}/tempo/get", "Current tempo, clock source, beat position and whether the transport runs.",
             replies=(f"{_P}/tempo/get",), example="i 10"),
-    Address(f"{_P}/clock/source", "Follow the internal tempo or incoming MIDI clock on the in port.",
-            args=(Arg("source", "s", "clock source", choices=("internal", "midi")),),
+    Address(f"{_P}/clock/source", "Follow the internal tempo, incoming MIDI clock on the in port, an Ableton "
+            "Link session (the 'link' extra), or JACK transport (start/stop and the timebase master's bars).",
+            args=(Arg("source", "s", "clock source", choices=("internal", "midi", "link", "jack")),),
             replies=(f"{_P}/tempo/get",), example="is 11 midi"),
     Address(f"{_P}/transport/start", "Start the internal transport at beat 0.",
             replies=(f"{_P}/tempo/get",), example="i 12"),
@@ -257,21 +265,28 @@ REQUESTS: tuple[Address, ...] = (
     Address(f"{_P}/capture/silence", "How many beats of silence end a phrase.",
             args=(Arg("beats", "f", "silence in beats", 0.25, 64.0),),
             replies=(f"{_P}/capture/silence",), example="if 19 2"),
+    Address(f"{_P}/library/index", "Re-index every folder of the library now (new, changed and removed files; "
+            "also folders added to it with `midibridge index DIR` while the daemon serves). Runs in a worker of "
+            "its own: searches go on meanwhile.",
+            replies=(f"{_P}/library/progress", f"{_P}/library/index"), example="i 21"),
 )
 
 REPLIES: tuple[ReplySpec, ...] = (
     ReplySpec(f"{_P}/ping", "Answer to ping.", "i id, s \"pong\", s version"),
     ReplySpec(f"{_P}/status", "Status as key/value pairs.", "i id, then (s key, value) pairs"),
-    ReplySpec(f"{_P}/reply_port", "The reply port now in use.", "i id, i port"),
+    ReplySpec(f"{_P}/reply_port", "The reply port now in use.", "i id, i port, s scope (client | host)"),
     ReplySpec(f"{_P}/search/hit", "One hit, best first.",
               "i id, i rank, s file, f score, i start_bar, i end_bar, f start_seconds, f end_seconds, "
-              "s key, f tempo, s meter, s instruments"),
+              "s key, f tempo, s meter, s instruments, i transpose (semitones the example was moved to match; "
+              "0 for text)"),
     ReplySpec(f"{_P}/search/end", "After the last hit.", "i id, i count, f milliseconds"),
     ReplySpec(f"{_P}/hit/note", "One note of the hit, in start order.",
               "i id, f start_beats, f duration_beats, i pitch, i velocity, i channel"),
     ReplySpec(f"{_P}/hit/end", "After the last note.", "i id, i notes, f length_beats, f tempo, s meter"),
-    ReplySpec(f"{_P}/play/hit", "Playback scheduled.", "i id, f start_beat, i notes"),
-    ReplySpec(f"{_P}/play/file", "Playback scheduled.", "i id, f start_beat, i notes"),
+    ReplySpec(f"{_P}/play/hit", "Playback scheduled, or waiting for the transport.",
+              "i id, f start_beat (-1 while waiting), i notes, s state (scheduled | waiting for transport)"),
+    ReplySpec(f"{_P}/play/file", "Playback scheduled, or waiting for the transport.",
+              "i id, f start_beat (-1 while waiting), i notes, s state (scheduled | waiting for transport)"),
     ReplySpec(f"{_P}/play/stop", "Playback stopped.", "i id, i events_cancelled"),
     ReplySpec(f"{_P}/tempo/get", "Clock state.", "i id, f bpm, s source, f beat, i running"),
     ReplySpec(f"{_P}/ports/port", "One MIDI port.", "i id, s kind (own_in|own_out|source|sink), s name, i connected"),
@@ -283,6 +298,11 @@ REPLIES: tuple[ReplySpec, ...] = (
     ReplySpec(f"{_P}/capture/silence", "Silence now in use.", "i id, f beats"),
     ReplySpec(f"{_P}/capture/phrase", "A captured phrase, before its search results.",
               "i id, i notes, f beats, s key, f tempo"),
+    ReplySpec(f"{_P}/library/progress", "Progress of an index run (at most ~4 a second).",
+              "i id, s stage (walk | analyse | embed), i done, i total"),
+    ReplySpec(f"{_P}/library/index", "The index run is done.",
+              "i id, i files_seen, i added, i updated, i removed, i skipped, i windows (in the library now), "
+              "f seconds"),
     ReplySpec(ERROR_ADDRESS, "A request failed (or was not valid OSC).", "i id (-1 when unknown), s reason, s address"),
 )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,13 @@ from bridge.music import Piece, load_midi
 log = logging.getLogger(__name__)
 
 _STATE: dict[str, Any] = {}
+_LOCAL = threading.local()  # .emit: where `progress` sends (set per request by serve_functions / ThreadWorker)
+
+MAX_PLAY_FILE_BYTES = 16 * 1024 * 1024  # a MIDI file larger than this is refused before it is parsed
+
+
+class ClipTooLarge(ValueError):
+    """A clip beyond what one play request may schedule (the message says the limit)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,10 @@ def open_library(spec: LibrarySpec) -> dict:
         library.ensure_indexed()  # zero configuration: a never-indexed library gets the bundled clips
     if encoder is not None:
         warm_up(encoder)
+    try:  # the melody index of query by playing: built (or loaded from its cache) now, not in the first search
+        library.melody_index(library.snapshot())
+    except Exception as e:
+        log.warning("melody index not built: %s", e)
     _STATE["library"] = library
     return info(roots=True)
 
@@ -94,7 +107,8 @@ def warm_up(encoder: Any) -> None:
 def info(roots: bool = False) -> dict:
     library = _STATE["library"]
     out = {"windows": len(library.snapshot()),
-           "models": [str(library.encoder.name)] if library.encoder is not None else ["features"]}
+           "models": [str(library.encoder.name)] if library.encoder is not None else ["features"],
+           "search": library.search_mode()}  # "exact" or "approximate (faiss, N unique vectors)"
     if roots:
         out["roots"] = [str(r) for r in library.stats().get("roots", [])]
     return out
@@ -114,6 +128,77 @@ def load_file(path: str) -> Piece:
     return load_midi(path)
 
 
+def set_progress(emit: Callable[[Any], None] | None) -> None:
+    _LOCAL.emit = emit
+
+
+def progress(payload: Any) -> None:
+    """Send progress of the request being served to the daemon (nothing when nobody listens)."""
+    emit = getattr(_LOCAL, "emit", None)
+    if emit is not None:
+        emit(payload)
+
+
+def pack_events(piece: Piece, max_notes: int) -> tuple[bytes, bytes, bytes, bytes, int]:
+    """A piece's events, compact for the pipe: (beats float64, orders uint8, message lengths uint8,
+    concatenated messages, notes). Unpickling this costs the daemon a copy, not one object per event;
+    the refusal of a clip beyond `max_notes` happens here, before any event exists."""
+    import numpy as np
+
+    from bridge.midi.events import piece_events
+
+    notes = len(piece.notes)
+    if notes > max_notes:
+        raise ClipTooLarge(f"clip too long: {notes} notes, one play request schedules at most {max_notes} "
+                           "(play a hit of it, or a shorter file)")
+    events = piece_events(piece)
+    beats = np.fromiter((e.beat for e in events), dtype=np.float64, count=len(events))
+    orders = bytes(e.order for e in events)
+    lengths = bytes(len(e.data) for e in events)
+    data = b"".join(e.data for e in events)
+    return beats.tobytes(), orders, lengths, data, sum(1 for e in events if e.order == 1)
+
+
+def file_events(path: str, max_notes: int) -> tuple[bytes, bytes, bytes, bytes, int]:
+    size = os.path.getsize(path)
+    if size > MAX_PLAY_FILE_BYTES:
+        raise ClipTooLarge(f"file too large to play: {size / 1e6:.1f} MB (at most {MAX_PLAY_FILE_BYTES // 2**20} MiB)")
+    return pack_events(load_midi(path), max_notes)
+
+
+def hit_events(hit: Any, max_notes: int) -> tuple[bytes, bytes, bytes, bytes, int]:
+    return pack_events(_STATE["library"].load_hit_piece(hit), max_notes)
+
+
+def index_library(spec: LibrarySpec) -> dict:
+    """Re-index every folder of the library (`/midibridge/library/index`), reporting progress; run in a
+    worker of its own so searches go on. The search worker's library sees the result by its generation."""
+    from bridge import paths
+    from bridge.library import Library
+
+    encoder = load_encoder(spec.model_dir) if spec.model else None
+    last = [0.0, ""]
+
+    def report(stage: str, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if stage != last[1] or done == total or now - last[0] >= 0.25:  # at most ~4 a second
+            last[0], last[1] = now, stage
+            progress((stage, int(done), int(total)))
+
+    library = Library.open(spec.db or paths.default_db_path(), encoder=encoder)
+    try:
+        progress(("walk", 0, 0))
+        result = library.index(None, progress=report)
+    finally:
+        library.close()
+    out = result.to_dict()
+    return {k: out.get(k) for k in ("roots", "files_seen", "added", "updated", "renamed", "removed", "unchanged",
+                                    "skipped_new", "windows", "embedded", "seconds")} | {
+        "issues": len(out.get("issues") or ())}
+
+
 def close() -> None:
     library = _STATE.pop("library", None)
     if library is not None:
@@ -122,9 +207,13 @@ def close() -> None:
 
 FUNCTIONS = {
     "open_library": open_library,
+    "info": info,
     "search": search,
     "load_hit_piece": load_hit_piece,
     "load_file": load_file,
+    "file_events": file_events,
+    "hit_events": hit_events,
+    "index_library": index_library,
 }
 
 
@@ -145,13 +234,23 @@ def serve_functions(conn, functions: dict) -> None:
     while True:
         try:
             number, name, args = conn.recv()
-        except (EOFError, OSError):
-            break  # the daemon went away
+        except (EOFError, OSError, KeyboardInterrupt):
+            break  # the daemon went away (or is going: its pipe closes)
+        set_progress(lambda payload, n=number: conn.send((n, None, payload)))
         try:
             result = (number, True, functions[name](*args))
+        except (BrokenPipeError, EOFError, ConnectionResetError):
+            break  # the daemon closed the pipe while this ran (progress could not be sent)
         except Exception as e:  # every failure goes back to the daemon as a reason, the worker lives on
             result = (number, False, (type(e).__name__, str(e)))
+        finally:
+            set_progress(None)
         try:
             conn.send(result)
+        except (BrokenPipeError, EOFError, ConnectionResetError, OSError):
+            break  # the daemon is gone: nobody to answer, nothing to print
         except Exception as e:  # an unpicklable result: say so instead of dying
-            conn.send((number, False, (type(e).__name__, f"cannot return the result: {e}")))
+            try:
+                conn.send((number, False, (type(e).__name__, f"cannot return the result: {e}")))
+            except OSError:
+                break

@@ -72,7 +72,7 @@ def test_dispatcher_counts_every_kind_of_error():
     assert [r[0].address for r in results[1:]] == ["/midibridge/error"] * 4
     assert [r[0].args[0] for r in results[1:]] == [2, -1, 3, 4]
     assert d.parse_error("junk")[0].args[0] == -1
-    assert d.stats.as_dict() == {"total": 5, "parse": 1, "unknown_address": 1, "bad_arguments": 1, "failed": 1,
-                                 "internal": 1}
+    assert d.stats.as_dict() == {"total": 5, "parse": 1, "unknown_address": 1, "bad_arguments": 1, "busy": 0,
+                                 "failed": 1, "internal": 1}
     with pytest.raises(KeyError):
         d.register("/midibridge/not_in_table", boom)

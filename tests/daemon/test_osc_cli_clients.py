@@ -5,16 +5,20 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from daemon_harness import (
+    CHORALE,
     LineReader,
     OscClient,
     Recorder,
     assert_complete,
     free_udp_port,
+    make_library,
     start_daemon,
     wait_for_events,
+    wait_library_ready,
 )
 
 from bridge.music import NoteList, Piece, TempoChange, load_midi, save_midi
@@ -23,8 +27,17 @@ pytestmark = pytest.mark.skipif(not shutil.which("oscsend"), reason="liblo-tools
 
 
 @pytest.fixture(scope="module")
-def daemon(jack_server, tmp_path_factory):
-    d = start_daemon(tmp_path_factory.mktemp("daemon"), jack_server)
+def library_dir(tmp_path_factory) -> Path:
+    """play/file reads only files inside the library's folders: the clips these tests play live there."""
+    root = tmp_path_factory.mktemp("lib")
+    make_library(root, CHORALE)
+    return root / "midi"
+
+
+@pytest.fixture(scope="module")
+def daemon(jack_server, library_dir, tmp_path_factory):
+    d = start_daemon(tmp_path_factory.mktemp("daemon"), jack_server, "--no-model", db=library_dir.parent / "db")
+    wait_library_ready(d)
     yield d
     d.stop()
 
@@ -50,7 +63,8 @@ def read_lines(reader: LineReader, want: int, timeout: float = 10.0) -> list[str
 
 def test_ping_status_and_errors_through_oscsend_and_oscdump(daemon, oscdump):
     port, dump = oscdump
-    oscsend(daemon.port, "/midibridge/reply_port", "ii", 1, port)
+    # oscsend sends each message from a new port: the reply port is set for every client of this host
+    oscsend(daemon.port, "/midibridge/reply_port", "iis", 1, port, "host")
     oscsend(daemon.port, "/midibridge/ping", "i", 2)
     oscsend(daemon.port, "/midibridge/nope", "i", 3)
     oscsend(daemon.port, "/midibridge/search/text", "iis", 4, 0, "k is out of range")
@@ -70,7 +84,7 @@ def test_ping_status_and_errors_through_oscsend_and_oscdump(daemon, oscdump):
     assert '"clock_source" "internal"' in status
     assert '"tempo" 96.0' in status
     assert '"errors" 2' in status and '"errors_unknown_address" 1' in status and '"errors_bad_arguments" 1' in status
-    oscsend(daemon.port, "/midibridge/reply_port", "ii", 7, 0)
+    oscsend(daemon.port, "/midibridge/reply_port", "iis", 7, 0, "host")
 
 
 def _melody(path) -> list[int]:
@@ -80,15 +94,15 @@ def _melody(path) -> list[int]:
     return pitches
 
 
-def test_play_file_reaches_a_jack_input_with_every_note_off(daemon, jack_server, tmp_path, chorale_path):
+def test_play_file_reaches_a_jack_input_with_every_note_off(daemon, jack_server, library_dir, chorale_path):
     client = OscClient(daemon.port)
     recorder = Recorder(jack_server.name, "rec-play")
     try:
         recorder.connect_from("midibridge:out")
-        pitches = _melody(tmp_path / "melody.mid")
+        pitches = _melody(library_dir / "melody.mid")
         xruns0 = client.status()["xruns"]
         oscsend(daemon.port, "/midibridge/tempo/set", "if", 10, 240.0)
-        oscsend(daemon.port, "/midibridge/play/file", "iss", 11, str(tmp_path / "melody.mid"), "now")
+        oscsend(daemon.port, "/midibridge/play/file", "iss", 11, str(library_dir / "melody.mid"), "now")
         wait_for_events(recorder, 2 * len(pitches), 10)
         time.sleep(0.2)
         status = client.status()

@@ -119,7 +119,7 @@ def test_a_killed_search_worker_is_replaced(tmp_path):
     import psutil
 
     db = make_library(tmp_path / "lib", CHORALE)
-    daemon = start_daemon(tmp_path, None, "--midi-api", "none", "--no-model", db=db)
+    daemon = start_daemon(tmp_path, None, "--midi-api", "none", "--no-model", "--no-generation", "--no-web", db=db)
     client = OscClient(daemon.port)
     try:
         wait_library_ready(daemon)

@@ -17,7 +17,7 @@ def test_burst_of_every_note_on_every_channel_arrives_paced(jack_server, tmp_pat
     notes = NoteList.from_columns(np.zeros(2048), np.full(2048, 0.25), np.tile(np.arange(128), 16),
                                   np.full(2048, 64), np.zeros(2048), tracks == 15, tracks)
     save_midi(Piece(notes=notes, track_names=tuple(f"t{i}" for i in range(16))), tmp_path / "burst.mid")
-    daemon = start_daemon(tmp_path, jack_server, "--client-name", "mbburst")
+    daemon = start_daemon(tmp_path, jack_server, "--client-name", "mbburst", "--play-dir", str(tmp_path))
     client = OscClient(daemon.port)
     recorder = Recorder(jack_server.name, "rec-burst")
     try:

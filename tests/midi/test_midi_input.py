@@ -24,10 +24,16 @@ def library_db(tmp_path_factory):
     return make_library(tmp_path_factory.mktemp("lib"), CHORALE)
 
 
+PLAY = None  # set by the daemon fixture
+
+
 @pytest.fixture(scope="module")
 def daemon(jack_server, library_db, tmp_path_factory):
+    # play/file reads the library's folders and --play-dir ones only: the clips these tests write live in PLAY.
+    global PLAY
+    PLAY = tmp_path_factory.mktemp("play")
     d = start_daemon(tmp_path_factory.mktemp("daemon"), jack_server, "--no-model", "--silence-beats", "1",
-                     "--rt-priority", "1", db=library_db)
+                     "--rt-priority", "1", "--play-dir", str(PLAY), db=library_db)
     wait_library_ready(d)
     yield d
     d.stop()
@@ -61,8 +67,8 @@ def test_follows_midi_clock_and_plays_on_its_bars(client, jack_server, tmp_path)
         err = client.request("/midibridge/tempo/set", 3, 90.0, reply="/midibridge/error")[-1]
         assert "follows MIDI clock" in err.params[1]
 
-        save_midi(Piece(notes=NoteList.from_tuples([(0, 0.5, 72), (1, 0.5, 74)])), tmp_path / "two.mid")
-        reply = client.request("/midibridge/play/file", 4, str(tmp_path / "two.mid"), "bar")[-1].params
+        save_midi(Piece(notes=NoteList.from_tuples([(0, 0.5, 72), (1, 0.5, 74)])), PLAY / "two.mid")
+        reply = client.request("/midibridge/play/file", 4, str(PLAY / "two.mid"), "bar")[-1].params
         start_beat = reply[1]
         assert start_beat % 4 == 0
         deadline = time.monotonic() + 10

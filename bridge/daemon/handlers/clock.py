@@ -17,14 +17,20 @@ def table(ctx: Context):
     def tempo_set(req: Request) -> list[Reply]:
         if midi.clock.source == "midi":
             raise ProtocolError("tempo follows MIDI clock; send /midibridge/clock/source internal first")
-        midi.clock.set_tempo(req["bpm"], midi.io.now())
+        midi.set_tempo(req["bpm"])  # with Link on, proposed to every peer
         return [tempo_reply(ctx, req.id)]
 
     def tempo_get(req: Request) -> list[Reply]:
         return [tempo_reply(ctx, req.id)]
 
     def source(req: Request) -> list[Reply]:
-        midi.clock.set_source(req["source"], midi.io.now())
+        from bridge.midi.jack_transport import JackTransportUnavailable
+        from bridge.midi.link import LinkUnavailable
+
+        try:
+            midi.set_clock_source(req["source"])
+        except (LinkUnavailable, JackTransportUnavailable) as e:
+            raise ProtocolError(str(e)) from None
         return [tempo_reply(ctx, req.id)]
 
     def start(req: Request) -> list[Reply]:

@@ -28,14 +28,17 @@ def status_pairs(ctx: Context) -> list[tuple[str, object]]:
         ("library", search["state"]),
         ("library_problem", search["problem"]),
         ("library_size", int(search["windows"])),
+        ("search", str(search.get("search", "exact"))),  # "exact" or "approximate (faiss, N unique vectors)"
         ("models", ",".join(search["models"])),
         ("searches", int(search["searches"])),
         ("worker_restarts", int(search["restarts"])),
+        ("indexing", int(search.get("indexing", False))),
         ("midi_backend", midi["backend"]),
         ("midi_problem", midi["problem"]),
         ("ports", ",".join(midi["ports"])),
         ("tempo", float(midi["clock"]["bpm"])),
         ("clock_source", midi["clock"]["source"]),
+        ("link_peers", int(midi.get("link_peers", -1))),
         ("beat", float(midi["clock"]["beat"])),
         ("running", int(midi["clock"]["running"])),
         ("sounding", int(midi["sounding"])),
@@ -44,6 +47,7 @@ def status_pairs(ctx: Context) -> list[tuple[str, object]]:
         ("late", int(midi["late"])),
         ("dropped", int(midi["dropped"])),
         ("xruns", int(midi["xruns"])),
+        ("writer_errors", int(midi.get("writer_errors", 0))),
         ("capturing", int(midi["capturing"])),
         ("phrases", int(midi["phrases"])),
         ("rss_mb", round(rss_mb, 1)),
@@ -51,6 +55,8 @@ def status_pairs(ctx: Context) -> list[tuple[str, object]]:
     ]
     pairs += [(f"errors_{k}" if k != "total" else "errors", int(v)) for k, v in errors.items()]
     pairs += [(k, v) for k, v in ctx.info.items()]
+    if ctx.live is not None:  # the jam: state, bars, late/held bars, generation time per bar
+        pairs += list(ctx.live.status().items())
     return pairs
 
 
@@ -65,7 +71,7 @@ def table(ctx: Context):
         return [Reply(f"{PREFIX}/status", tuple(flat))]
 
     def reply_port(req: Request) -> list[Reply]:
-        ctx.reply_port(req["port"])
-        return [Reply(f"{PREFIX}/reply_port", (req.id, req["port"]))]
+        ctx.reply_port(req.sender, req["port"], req["scope"])  # this client's replies (or its host's, asked)
+        return [Reply(f"{PREFIX}/reply_port", (req.id, req["port"], req["scope"]))]
 
     return [(f"{PREFIX}/ping", ping), (f"{PREFIX}/status", status), (f"{PREFIX}/reply_port", reply_port)]
