@@ -148,10 +148,19 @@ class _TrainProgress:
 @click.option("--cache-dir", type=_dir, default=None, help="Token cache (default: DATA/.retrieval_cache).")
 @click.option("--max-queries", type=int, default=0, show_default=True,
               help="Sample this many captions per phrasing group (0: all); every clip stays a candidate.")
+@click.option("--played-queries", type=click.IntRange(0, 100_000), default=200, show_default=True,
+              help="Played-phrase benchmark: this many 2-4-bar excerpts performed on piano into the daemon's "
+                   "phrase capture, searched against every clip (0: skip it).")
+@click.option("--played-transpose/--no-played-transpose", default=True, show_default=True,
+              help="Played phrases moved ±3 semitones and searched transposition-invariant (as query by playing).")
+@click.option("--played-only", is_flag=True, help="Only the played-phrase benchmark (skip the text queries).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled queries.")
 @json_option
 def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str, cache_dir: Path | None,
-                   max_queries: int, as_json: bool) -> None:
-    """Retrieval metrics over a whole split, with random and feature-matching baselines."""
+                   max_queries: int, played_queries: int, played_transpose: bool, played_only: bool, seed: int,
+                   as_json: bool) -> None:
+    """Retrieval metrics over a whole split, with random and feature-matching baselines; and query by playing
+    (played excerpts of the split's clips) against the interval n-gram baseline."""
     from bridge.inference.retrieval import TEXT_CONFIG, default_model_dir
 
     model_dir = model_dir or default_model_dir()
@@ -173,11 +182,18 @@ def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str,
         except FileNotFoundError as e:
             raise click.ClickException(str(e)) from e
     from models.retrieval.evaluate import evaluate, format_table  # torch-free
+    from models.retrieval.played import evaluate_played, format_played
 
     status = click.echo if not as_json else (lambda msg, err=True: None)
+    if played_only and not played_queries:
+        raise click.ClickException("--played-only needs --played-queries >= 1")
     try:
-        report = evaluate(encoders, data, split, cache_dir, progress=lambda m: status(m, err=True),
-                          max_queries=max_queries)
+        report = {"split": split} if played_only else evaluate(
+            encoders, data, split, cache_dir, progress=lambda m: status(m, err=True), max_queries=max_queries,
+            seed=seed)
+        if played_queries:
+            report["played_phrase"] = evaluate_played(encoders, data, split, played_queries, played_transpose,
+                                                      seed=seed, progress=lambda m: status(m, err=True))
     except (ValueError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from e
     report["backend"] = backend
@@ -185,9 +201,15 @@ def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str,
     if as_json:
         emit_json(report)
     else:
-        click.echo(f"{split}: {report['clips']} clips, held-out family {report['held_out_family']!r}, "
-                   f"backend {backend}")
-        click.echo(format_table(report))
+        if not played_only:
+            click.echo(f"{split}: {report['clips']} clips, held-out family {report['held_out_family']!r}, "
+                       f"backend {backend}")
+            click.echo(format_table(report))
+        if played_queries:
+            p = report["played_phrase"]
+            click.echo(f"played phrases: {p['queries']} queries against {p['clips']} clips ({p['windows']} windows), "
+                       f"transpose {'on' if p['transpose'] else 'off'}; query p50 {p['query_ms']['p50']} ms")
+            click.echo(format_played(p))
 
 
 @export_group.command("retrieval")

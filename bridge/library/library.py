@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from bridge import paths
-from bridge.library import ranking, snapshot_cache, store
+from bridge.analysis.melody import MelodyIndex, piece_melody
+from bridge.library import ann, ranking, snapshot_cache, store
 from bridge.library.indexer import Progress, issues, run_index
 from bridge.library.ingest import DRUM_PROGRAM
 from bridge.library.snapshot import Snapshot, instrument_label, load_snapshot
@@ -47,6 +48,10 @@ class Library:
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
         self._warned: set[str] = set()
+        self._melody: tuple[int, MelodyIndex] | None = None  # (generation, index) for query by example
+        self._melody_lock = threading.Lock()
+        self._ann = ann.Holder()  # the approximate index of large libraries (bridge.library.ann)
+        self.ann_build = "background"  # "now", "background" (exact meanwhile) or "never" (saved index only)
 
     @staticmethod
     def open(db_dir: str | os.PathLike | None = None, encoder: Encoder | None = None) -> Library:
@@ -75,9 +80,15 @@ class Library:
                 roots = [str(Path(d).expanduser().resolve()) for d in dirs] if dirs else store.roots(conn)
                 if not roots and paths.bundled_library_dir().is_dir():
                     roots = [str(paths.bundled_library_dir())]
-                return run_index(conn, roots, self.encoder, workers, progress)
+                report = run_index(conn, roots, self.encoder, workers, progress)
             finally:
                 conn.close()
+        if self.encoder is not None and report.windows >= max(ann.min_windows(), 1):
+            try:  # a large library: its approximate index is built now, not on the first search
+                self.vector_index(self.snapshot(), build="now")
+            except Exception as e:  # the index is committed; searches stay exact
+                log.warning("cannot build the approximate index: %s", e)
+        return report
 
     def ensure_indexed(self, progress: Progress | None = None) -> IndexReport | None:
         """Zero configuration: a library that was never indexed gets the bundled clips."""
@@ -146,15 +157,19 @@ class Library:
         constraints = parse_query(query.text) if query.text else Constraints()
         warnings: list[str] = []
         score, ranking_mode = self._similarity(snap, query, constraints, warnings)
+        score, shift = score if isinstance(score, tuple) else (score, None)  # a transposed example: best shift
         mask = ranking.filter_mask(snap, filters)
         checks = ranking.constraint_checks(snap, constraints)
+        searched = int(mask.sum())
+        if isinstance(score, _ApproximateQuery):  # a large library: exact cosines on the graph's candidates only
+            score, mask = score.index.scores(snap, score.vector, mask, checks, query.k)
         ranked = ranking.rank(snap, mask, checks, score, query.k)
-        hits = [_hit(snap, r) for r in ranked]
-        return SearchResult(hits, ranking_mode, constraints.to_dict(), tuple(warnings), int(mask.sum()))
+        hits = [_hit(snap, r, int(shift[r.index]) if shift is not None else 0) for r in ranked]
+        return SearchResult(hits, ranking_mode, constraints.to_dict(), tuple(warnings), searched)
 
     def _similarity(
         self, snap: Snapshot, query: SearchQuery, c: Constraints, warnings: list[str]
-    ) -> tuple[np.ndarray, str]:
+    ) -> tuple[np.ndarray | tuple[np.ndarray, np.ndarray], str]:
         usable = self.encoder is not None and snap.vectors is not None
         if self.encoder is None:
             self._warn(warnings, "no retrieval model loaded: ranking by musical features only")
@@ -164,14 +179,69 @@ class Library:
             missing = int((~snap.has_vector).sum())
             self._warn(warnings, f"{missing} windows are not embedded yet (run `midibridge index`)")
         if query.like_piece is not None:
+            shifts = ranking.TRANSPOSE_SHIFTS if query.transpose else (0,)
             if usable:
-                q = self.encoder.encode_pieces([query.like_piece])[0]
-                return _cosine(snap, q), "embedding"
-            return _like_features(snap, query.like_piece), "features"
+                pieces = [ranking.transposed(query.like_piece, s) for s in shifts]
+                per_shift = np.stack([_cosine(snap, q) for q in self.encoder.encode_pieces(pieces)])
+            else:
+                per_shift = np.stack([_like_features(snap, query.like_piece, s) for s in shifts])
+            mode = "embedding" if usable else "features"
+            score, shift = ranking.best_shift(per_shift, shifts)
+            # The melody decides (interval n-grams at their transposition); the tower or features break ties.
+            melody, melody_shift = self.melody_index(snap).score(piece_melody(query.like_piece), query.transpose)
+            shift = np.where(melody > 0, melody_shift, shift)
+            return (ranking.example_score(score, melody), shift), mode
         if query.text and usable:
             q = self.encoder.encode_text([query.text])[0]
-            return _cosine(snap, q), "embedding"
+            index = self.vector_index(snap)
+            return (_ApproximateQuery(index, q) if index is not None else _cosine(snap, q)), "embedding"
         return ranking.feature_text_score(snap, c), "features"
+
+    def melody_index(self, snap: Snapshot) -> MelodyIndex:
+        """The melodies of `snap`'s windows (skyline interval n-grams), built from the files on the first
+        search by example after each index change and kept on disk beside the index."""
+        with self._melody_lock:
+            if self._melody is not None and self._melody[0] == snap.generation:
+                return self._melody[1]
+            with self._conn_lock:
+                db_id = store.get_meta(self._conn, "db_id") or "db"
+            path = self.db_dir / MELODY_CACHE_DIR / f"{db_id}-g{snap.generation}-n{len(snap)}.npz"
+            index = _load_melody(path, len(snap))
+            if index is None:
+                index = _build_melody(snap)
+                _save_melody(index, path)
+            self._melody = (snap.generation, index)
+            return index
+
+    def vector_index(self, snap: Snapshot, build: str | None = None) -> ann.VectorIndex | None:
+        """`snap`'s approximate index when it is large enough (`ann.min_windows()`) and the index is ready."""
+        if not ann.wanted(snap):
+            return None
+        with self._conn_lock:
+            db_id = store.get_meta(self._conn, "db_id")
+        prefix = snapshot_cache.cache_path(self.db_dir, db_id, snap.generation, snap.model).with_suffix("") if db_id else None
+        return self._ann.get(snap, prefix, build or self.ann_build, self._save_ann)
+
+    def search_mode(self, snap: Snapshot | None = None) -> str:
+        """"exact" or "approximate (faiss, N unique vectors)"; loads the saved index, or starts its build."""
+        snap = snap if snap is not None else self.snapshot()
+        if self.encoder is not None:
+            self.vector_index(snap)
+        return self._ann.describe(snap)
+
+    def _save_ann(self, index: ann.VectorIndex, prefix: Path) -> None:
+        """Like `_save_cache`: only while no index run writes, and only for the current generation."""
+        try:
+            with self._index_lock():
+                with self._conn_lock:
+                    current = store.generation(self._conn)
+                if current == index.generation:
+                    ann.save(index, prefix)
+                    snapshot_cache.prune(prefix)
+        except LibraryBusy:
+            pass
+        except OSError as e:
+            log.info("cannot write the approximate index: %s", e)
 
     def _warn(self, warnings: list[str], text: str) -> None:
         """Every result carries the warning; the log gets it once per library (a daemon searches often)."""
@@ -198,6 +268,7 @@ class Library:
             "roots": roots,
             **counts,
             "model": model,
+            "search": self._stats_search_mode(snap, counts["vectors"]),
             "keys": dict(Counter(r[0] for r in file_rows).most_common()),
             "tempo_words": dict(Counter(r[1] for r in file_rows).most_common()),
             "meters": dict(Counter(r[2] for r in file_rows).most_common()),
@@ -209,9 +280,70 @@ class Library:
             },
         }
 
+    def _stats_search_mode(self, snap: Snapshot, vectors: int) -> str:
+        if snap.vectors is not None or self.encoder is not None:
+            return self.search_mode(snap)
+        # Opened without the model (`library stats`): what a search with it would use, from the saved index.
+        if vectors < max(ann.min_windows(), 1) or not ann.available():
+            return "exact"
+        with self._conn_lock:
+            db_id = store.get_meta(self._conn, "db_id")
+        found = snapshot_cache.saved_ann_unique(self.db_dir, db_id, snap.generation) if db_id else None
+        return ann.describe_unique(found) if found is not None else "approximate (index not built yet)"
+
     def report(self) -> list[FileIssue]:
         with self._conn_lock:
             return issues(self._conn)
+
+
+MELODY_CACHE_DIR = "melody_cache"
+
+
+def _build_melody(snap: Snapshot) -> MelodyIndex:
+    melodies: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(snap)
+    for slot, path in enumerate(snap.files):
+        rows = np.nonzero(snap.file_of == slot)[0]
+        if not len(rows):
+            continue
+        try:
+            piece = load_midi(path)
+        except Exception as e:  # a file changed or vanished since indexing: its windows have no melody
+            log.info("no melody for %s: %s", path, e)
+            continue
+        for i in rows:
+            melodies[i] = piece_melody(piece.window(float(snap.start_q[i]), float(snap.stop_q[i])))
+    return MelodyIndex.build(melodies)
+
+
+def _load_melody(path: Path, n_windows: int) -> MelodyIndex | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            index = MelodyIndex.from_arrays({k: data[k] for k in data.files})
+    except (OSError, ValueError, KeyError):
+        return None
+    return index if index.n_windows == n_windows else None
+
+
+def _save_melody(index: MelodyIndex, path: Path) -> None:
+    """Atomically, replacing older generations' files; a read-only folder only costs a rebuild next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, **index.to_arrays())
+        os.replace(tmp, path)
+        for old in path.parent.glob("*.npz"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as e:
+        log.info("cannot write the melody cache: %s", e)
+
+
+class _ApproximateQuery:
+    """A text query's vector for a library searched through its approximate index."""
+
+    def __init__(self, index: ann.VectorIndex, vector: np.ndarray):
+        self.index, self.vector = index, vector
 
 
 def _cosine(snap: Snapshot, q: np.ndarray) -> np.ndarray:
@@ -221,7 +353,7 @@ def _cosine(snap: Snapshot, q: np.ndarray) -> np.ndarray:
     return np.where(snap.has_vector, scores, -1.0)
 
 
-def _like_features(snap: Snapshot, piece: Piece) -> np.ndarray:
+def _like_features(snap: Snapshot, piece: Piece, shift: int = 0) -> np.ndarray:
     from bridge.analysis.key import pitch_class_histogram
     from bridge.analysis.tempo import main_tempo
 
@@ -229,7 +361,8 @@ def _like_features(snap: Snapshot, piece: Piece) -> np.ndarray:
     programs = np.zeros(DRUM_PROGRAM + 1, dtype=bool)
     programs[np.unique(np.where(notes.is_drum, DRUM_PROGRAM, notes.program.astype(np.int64)))] = True
     meter = str(piece.time_signature_at(0.0))
-    return ranking.feature_like_score(snap, pitch_class_histogram(notes), main_tempo(piece), meter, programs)
+    hist = np.roll(pitch_class_histogram(notes), shift)  # the example `shift` semitones up
+    return ranking.feature_like_score(snap, hist, main_tempo(piece), meter, programs)
 
 
 def _filters(q: SearchQuery) -> ranking.Filters:
@@ -254,7 +387,7 @@ def _filters(q: SearchQuery) -> ranking.Filters:
     )
 
 
-def _hit(snap: Snapshot, r: ranking.Ranked) -> Hit:
+def _hit(snap: Snapshot, r: ranking.Ranked, transpose: int = 0) -> Hit:
     i = r.index
     return Hit(
         file=snap.files[snap.file_of[i]],
@@ -272,6 +405,7 @@ def _hit(snap: Snapshot, r: ranking.Ranked) -> Hit:
         tempo_word=snap.tempo_words[i],
         matched=r.matched,
         missed=r.missed,
+        transpose=transpose,
     )
 
 

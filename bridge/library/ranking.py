@@ -143,6 +143,41 @@ def feature_like_score(snap: Snapshot, hist: np.ndarray, tempo: float, meter: st
     return 0.6 * pitch + 0.15 * tempo_sim + 0.1 * meter_sim + 0.15 * inter / union
 
 
+# Query by example, transposition-invariant: the example is searched at each of these shifts (semitones, the
+# example moved up) and every window keeps its best; -5..+6 covers every pitch class once.
+TRANSPOSE_SHIFTS: tuple[int, ...] = tuple(range(-5, 7))
+
+
+def transposed(piece, shift: int):
+    """`piece` moved `shift` semitones (drums stay; pitches stay inside 0..127 by whole octaves)."""
+    if shift == 0:
+        return piece
+    notes = piece.notes
+    pitch = notes.pitch.astype(np.int64) + np.where(notes.is_drum, 0, shift)
+    pitch = np.where(pitch > 127, pitch - 12, np.where(pitch < 0, pitch + 12, pitch))
+    return piece.without_key_signatures().with_notes(notes.with_(pitch=pitch.astype(notes.pitch.dtype)))
+
+
+def best_shift(per_shift: np.ndarray, shifts: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(score, shift) per window from (n_shifts, n_windows) scores: the best shift, the smallest |shift| on ties."""
+    order = np.argsort([abs(s) for s in shifts], kind="stable")
+    best = order[np.argmax(per_shift[order], axis=0)]
+    return per_shift[best, np.arange(per_shift.shape[1])], np.asarray(shifts)[best]
+
+
+# Query by example ranks by the melodic match (the share of the phrase's interval n-grams a window holds, at
+# its best transposition: bridge.analysis.melody) plus this much of the MIDI tower's cosine, which breaks
+# ties among windows holding the same notes and carries the search when no melody matches.
+MELODY_COSINE_WEIGHT = 0.1
+
+
+def example_score(cosine: np.ndarray, melody: np.ndarray | None, weight: float = MELODY_COSINE_WEIGHT) -> np.ndarray:
+    """One similarity in [-1, 1] for query by example: (melody + weight * cosine) / (1 + weight)."""
+    if melody is None:
+        return cosine
+    return (melody + weight * np.clip(cosine, -1.0, 1.0)) / (1.0 + weight)
+
+
 # A MIDI clip can be re-voiced in the DAW but not re-keyed without changing it, so what the text states is
 # honoured in this order: key/mode, then meter, then tempo, then instruments. Any satisfied higher constraint
 # outweighs every lower one together.

@@ -75,6 +75,9 @@ class SearchQuery:
     like_piece: Piece | None = None
     exclude_file: str | None = None  # usually the file `like_piece` came from
     exclude_hash: str | None = None  # same file under another name
+    # Query by example only: also search `like_piece` moved by each of ranking.TRANSPOSE_SHIFTS (-5..+6)
+    # semitones and keep each window's best; the hit's `transpose` says by how much (default on for a played phrase).
+    transpose: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,9 @@ class Hit:
     tempo_word: str = ""
     matched: tuple[str, ...] = ()  # constraints from the query text this window satisfies
     missed: tuple[str, ...] = ()  # ... and those it does not
+    # Semitones the example was moved to match this window (window ≈ example + transpose); play the hit
+    # moved by -transpose to hear it in the player's key. 0 for text searches.
+    transpose: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -111,6 +117,7 @@ class Hit:
             "instruments": list(self.instruments),
             "matched": list(self.matched),
             "missed": list(self.missed),
+            "transpose": int(self.transpose),
         }
 
 

@@ -19,6 +19,9 @@ from bridge.music import NoteList, Piece, TempoChange
 # the last note began than between any two note starts so far (a held note or a rest inside the melody
 # is not its end), up to this many times `silence_beats`.
 LONGEST_GAP_CAP = 2.0
+# One bar of 4/4 in the phrase's own beats. Two were too few: a melody with sixteenths is heard at twice its
+# written tempo, and the rest between its four-bar phrases (a beat and a half as written) is then three beats.
+DEFAULT_SILENCE_BEATS = 4.0
 MIN_NOTE_BEATS = 1.0 / 32
 
 
@@ -26,7 +29,7 @@ class PhraseCapture:
     """Collects notes (in audio frames) until the phrase falls silent, then returns it as a Piece in its
     own beats. `bpm()` (the clock) is only the fallback for phrases too short to have a tempo."""
 
-    def __init__(self, rate: float, bpm: Callable[[], float], silence_beats: float = 2.0,
+    def __init__(self, rate: float, bpm: Callable[[], float], silence_beats: float = DEFAULT_SILENCE_BEATS,
                  max_notes: int = 4096) -> None:
         self.rate = rate
         self.bpm = bpm

@@ -1,4 +1,8 @@
-"""Query by playing: arm, end and tune phrase capture; a finished phrase is analysed and searched."""
+"""Query by playing: arm, end and tune phrase capture; a finished phrase is analysed and searched.
+
+The phrase comes in its own beats (bridge.midi.capture); it is searched transposition-invariant and each hit
+says at which interval it was found; with play=1 the best hit is played moved back into the player's key.
+"""
 
 from __future__ import annotations
 
@@ -25,15 +29,22 @@ class Armed:
 
 
 def describe_phrase(piece: Piece) -> tuple[str, float]:
-    """Key and tempo of a captured phrase, through the analysis layer."""
+    """Key of a captured phrase through the analysis layer, and its tempo: the beat capture heard in its notes."""
     try:
         from bridge.analysis import analyze_piece
 
         a = analyze_piece(piece)
-        return a.key.name, float(a.tempo_bpm)
+        return a.key.name, float(piece.tempo_at(0.0))
     except Exception as e:  # analysis of a 3-note phrase may legitimately fail; the search still runs
         log.info("phrase analysis failed: %s", e)
         return "", float(piece.tempo_at(0.0))
+
+
+def in_players_key(piece: Piece, transpose: int) -> Piece:
+    """A hit found at interval `transpose` (hit ≈ phrase + transpose), moved into the phrase's key."""
+    from bridge.library.ranking import transposed
+
+    return transposed(piece, -transpose)
 
 
 class CaptureHandlers:
@@ -70,11 +81,13 @@ class CaptureHandlers:
         ctx.outbox([Reply(f"{PREFIX}/capture/phrase", (armed.request_id, len(piece.notes), beats, key, tempo))],
                    armed.sender)
         try:
-            outcome = await ctx.search.search(armed.request_id, like_piece=piece, k=armed.k)
+            outcome = await ctx.search.search(armed.request_id, like_piece=piece, k=armed.k, transpose=True)
             replies = result_replies(armed.request_id, outcome)
             if armed.play and outcome.hits:
-                best = await ctx.search.load_hit_piece(outcome.hits[0])
-                ctx.midi.play(piece_events(best), "bar")
+                hit = outcome.hits[0]
+                best = await ctx.search.load_hit_piece(hit)
+                # In the player's key: the hit matched the phrase moved by `transpose`, so move it back.
+                ctx.midi.play(piece_events(in_players_key(best, int(getattr(hit, "transpose", 0)))), "bar")
         except ProtocolError as e:
             ctx.stats.failed += 1
             replies = [error_reply(armed.request_id, e.reason, f"{PREFIX}/capture/start")]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from bridge.daemon.context import Context
+from bridge.daemon.dispatch import BAD_ARGUMENTS
 from bridge.daemon.protocol import PREFIX, ProtocolError, Reply, Request
-from bridge.daemon.search_service import SearchOutcome, parse_filters
+from bridge.daemon.search_service import SearchOutcome, join_text, parse_filters
 from bridge.midi.events import channels_for
 
 
@@ -15,7 +15,7 @@ def hit_reply(request_id: int, rank: int, hit: Any) -> Reply:
     return Reply(f"{PREFIX}/search/hit", (
         request_id, rank, str(hit.file), float(hit.score), int(hit.window_start_bar), int(hit.window_end_bar),
         float(hit.start_seconds), float(hit.end_seconds), str(hit.key), float(hit.tempo), str(hit.meter),
-        ",".join(hit.instruments),
+        ",".join(hit.instruments), int(getattr(hit, "transpose", 0)),
     ))
 
 
@@ -28,10 +28,10 @@ def result_replies(request_id: int, outcome: SearchOutcome) -> list[Reply]:
 def table(ctx: Context):
     async def by_text(req: Request) -> list[Reply]:
         # Max and Pd split typed text on spaces into separate strings: words without "=" belong to the text.
-        words = [w for w in req.rest if "=" not in w]
-        text = " ".join([req["text"], *words]).strip()
+        words = tuple(w for w in req.rest if "=" not in w)
+        text = join_text(req["text"], words)  # the 512-character limit holds for the joined text
         if not text:
-            raise ProtocolError("text must be a non-empty string")
+            raise ProtocolError("text must be a non-empty string", kind=BAD_ARGUMENTS)
         filters = parse_filters(tuple(w for w in req.rest if "=" in w))
         outcome = await ctx.search.search(req.id, text=text, k=req["k"], **filters)
         return result_replies(req.id, outcome)
@@ -39,12 +39,15 @@ def table(ctx: Context):
     async def by_example(req: Request) -> list[Reply]:
         path = req["path"]
         if path:
-            piece, exclude = await _library_clip(ctx, path), str(Path(path).expanduser().resolve())
+            real = await ctx.search.check_path(path, "search/example", library_only=True)
+            piece, exclude = await ctx.search.load_file(real), real
         else:
             piece, exclude = ctx.midi.last_phrase, None
             if piece is None:
                 raise ProtocolError("no captured phrase yet: play into the in port, or give a clip path")
-        outcome = await ctx.search.search(req.id, like_piece=piece, k=req["k"], exclude_file=exclude)
+        # A played phrase is searched in every key (the hit says at which interval); a library clip as it is.
+        outcome = await ctx.search.search(req.id, like_piece=piece, k=req["k"], exclude_file=exclude,
+                                          transpose=not path)
         return result_replies(req.id, outcome)
 
     async def hit_notes(req: Request) -> list[Reply]:
@@ -61,16 +64,16 @@ def table(ctx: Context):
         replies.append(Reply(f"{PREFIX}/hit/end", (req.id, len(n), length, float(piece.tempo_at(0.0)), str(ts))))
         return replies
 
+    async def library_index(req: Request) -> list[Reply]:
+        def progress(payload) -> None:
+            stage, done, total = payload
+            ctx.outbox([Reply(f"{PREFIX}/library/progress", (req.id, str(stage), int(done), int(total)))],
+                       req.sender)
+
+        r = await ctx.search.index(req.id, progress)
+        return [Reply(f"{PREFIX}/library/index", (
+            req.id, int(r["files_seen"]), int(r["added"]), int(r["updated"]) + int(r["renamed"]), int(r["removed"]),
+            int(r["skipped_new"]), int(ctx.search.windows), round(float(r["seconds"]), 3)))]
+
     return [(f"{PREFIX}/search/text", by_text), (f"{PREFIX}/search/example", by_example),
-            (f"{PREFIX}/hit/notes", hit_notes)]
-
-
-async def _library_clip(ctx: Context, path: str):
-    p = Path(path).expanduser().resolve()
-    roots = [r.expanduser().resolve() for r in ctx.search.library_roots()]
-    # Only files inside the indexed folders: an OSC message must not read arbitrary files.
-    if roots and not any(p == r or r in p.parents for r in roots):
-        raise ProtocolError(f"path must be inside the library ({', '.join(map(str, roots))}), got {path!r}")
-    if not p.is_file():
-        raise ProtocolError(f"no such file: {path!r}")
-    return await ctx.search.load_file(str(p))
+            (f"{PREFIX}/hit/notes", hit_notes), (f"{PREFIX}/library/index", library_index)]
