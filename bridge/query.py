@@ -310,6 +310,16 @@ def parse_key(text: str) -> tuple[int | None, str | None]:
     return _pc(m.group(1)), mode
 
 
+_NOT_A_KEY = re.compile(
+    rf"(?:\b(?:in|key of)\s+([h-zH-Z]{_ACC})|\b([H-Z]{_ACC}))\s*[\s-]\s*(major|minor|maj|min)\b")
+
+
+def invalid_key_mentions(text: str) -> tuple[str, ...]:
+    """Spans that look like a key but name no pitch ("in H minor", "X major"): `parse_query` would otherwise
+    read only their mode. Lowercase letters count only after "in"/"key of" ("s minor" is rarely a key)."""
+    return tuple(m.group(0).strip() for m in _NOT_A_KEY.finditer(text or ""))
+
+
 def parse_bpm_range(text: str) -> tuple[float, float]:
     """`--tempo` values: "90-110", "100" (= 95-105), or a tempo word ("Andante", "slow")."""
     cleaned = text.strip().lower().removesuffix("bpm").strip()

@@ -14,7 +14,7 @@ import numpy as np
 
 from bridge.analysis.key import KeyEstimate
 from bridge.analysis.names import SHARP_NAMES, key_spelling
-from bridge.analysis.qualities import QUALITIES, QUALITY_BY_NAME, inversion_of, template_matrix
+from bridge.analysis.qualities import KEY_CHORDS, QUALITIES, QUALITY_BY_NAME, inversion_of, template_matrix
 from bridge.analysis.roman import roman_numeral
 from bridge.music import NoteList
 
@@ -87,15 +87,8 @@ def _quality_prior(params: ChordParams) -> np.ndarray:
     return prior
 
 
-# Chords native to each mode, as (semitones above tonic, quality): harmonic minor's V and vii° included.
-_DIATONIC = {
-    "major": [(0, "major"), (2, "minor"), (4, "minor"), (5, "major"), (7, "major"), (9, "minor"),
-              (11, "diminished"), (7, "dominant7"), (2, "minor7"), (11, "half-diminished7"), (0, "major7"),
-              (5, "major7"), (4, "minor7"), (9, "minor7")],
-    "minor": [(0, "minor"), (2, "diminished"), (3, "major"), (5, "minor"), (7, "major"), (8, "major"),
-              (11, "diminished"), (10, "major"), (7, "dominant7"), (11, "diminished7"), (2, "half-diminished7"),
-              (5, "minor7"), (3, "major7"), (8, "major7"), (7, "minor")],
-}  # fmt: skip
+# Chords native to each mode, as (semitones above tonic, quality): the shared table in qualities.py.
+_DIATONIC = {mode: [(c.interval, c.quality) for c in chords] for mode, chords in KEY_CHORDS.items()}
 
 
 def _diatonic_mask(key: KeyEstimate | None) -> np.ndarray:
@@ -132,12 +125,8 @@ def score_windows(
 
 
 # Harmonising a bare melody: which chords of the key a tune most likely implies, as (degree, quality, prior).
-_IMPLIED = {
-    "major": [(0, "major", 0.12), (7, "major", 0.09), (5, "major", 0.07), (2, "minor", 0.03), (9, "minor", 0.03),
-              (4, "minor", 0.0), (7, "dominant7", 0.06)],
-    "minor": [(0, "minor", 0.12), (7, "major", 0.08), (5, "minor", 0.07), (3, "major", 0.04), (8, "major", 0.03),
-              (10, "major", 0.03), (7, "dominant7", 0.05)],
-}  # fmt: skip
+_IMPLIED = {mode: [(c.interval, c.quality, c.implied) for c in chords if c.implied is not None]
+            for mode, chords in KEY_CHORDS.items()}
 
 
 def _implied_prior(key: KeyEstimate | None) -> np.ndarray:

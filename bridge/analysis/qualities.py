@@ -54,3 +54,74 @@ def inversion_of(root_pc: int, quality: str, bass_pc: int) -> int:
     """0 root position, 1 first (third in the bass), 2 second, 3 third; 0 when the bass is not a chord tone."""
     tones = chord_tones(root_pc, quality)
     return tones.index(bass_pc % 12) if bass_pc % 12 in tones else 0
+
+
+# ---------------------------------------------------------------- scales and the chords native to a key
+# The one theory table: analysis (chord recognition, implied harmony) and generation (labelling training
+# pairs, key biases, the texture layer) read these; nothing else defines a scale or a key's chords.
+
+MAJOR_SCALE: tuple[int, ...] = (0, 2, 4, 5, 7, 9, 11)
+NATURAL_MINOR_SCALE: tuple[int, ...] = (0, 2, 3, 5, 7, 8, 10)
+# What "in the key" means for a minor tune: the natural minor plus the raised leading tone (harmonic minor's V).
+MINOR_SCALE: tuple[int, ...] = (0, 2, 3, 5, 7, 8, 10, 11)
+SCALES: dict[str, tuple[int, ...]] = {"major": MAJOR_SCALE, "minor": MINOR_SCALE}
+
+
+def scale_pcs(tonic_pc: int, mode: str) -> frozenset[int]:
+    """Pitch classes of the key (minor: natural minor plus the leading tone)."""
+    return frozenset((tonic_pc + i) % 12 for i in SCALES["major" if mode == "major" else "minor"])
+
+
+@dataclass(frozen=True)
+class KeyChord:
+    """A chord native to a mode: its root as semitones above the tonic and its quality.
+
+    `implied` is the prior with which a bare melody implies it (None: never implied by a melody alone);
+    the implied chords are also the ones a melody-only tune is labelled with when training generation."""
+
+    interval: int
+    quality: str
+    implied: float | None = None
+
+
+# Harmonic minor's V and vii° included; order is irrelevant (each entry is a set member with a prior).
+KEY_CHORDS: dict[str, tuple[KeyChord, ...]] = {
+    "major": (KeyChord(0, "major", 0.12), KeyChord(2, "minor", 0.03), KeyChord(4, "minor", 0.0),
+              KeyChord(5, "major", 0.07), KeyChord(7, "major", 0.09), KeyChord(9, "minor", 0.03),
+              KeyChord(11, "diminished"), KeyChord(7, "dominant7", 0.06), KeyChord(2, "minor7"),
+              KeyChord(11, "half-diminished7"), KeyChord(0, "major7"), KeyChord(5, "major7"),
+              KeyChord(4, "minor7"), KeyChord(9, "minor7")),
+    "minor": (KeyChord(0, "minor", 0.12), KeyChord(2, "diminished"), KeyChord(3, "major", 0.04),
+              KeyChord(5, "minor", 0.07), KeyChord(7, "major", 0.08), KeyChord(8, "major", 0.03),
+              KeyChord(11, "diminished"), KeyChord(10, "major", 0.03), KeyChord(7, "dominant7", 0.05),
+              KeyChord(11, "diminished7"), KeyChord(2, "half-diminished7"), KeyChord(5, "minor7"),
+              KeyChord(3, "major7"), KeyChord(8, "major7"), KeyChord(7, "minor")),
+}  # fmt: skip
+
+
+def diatonic_chords(tonic_pc: int, mode: str, implied_only: bool = False) -> list[tuple[int, str]]:
+    """(root pc, quality name) of the chords native to the key; `implied_only`: those a melody implies."""
+    mode = "major" if mode == "major" else "minor"
+    return [((tonic_pc + c.interval) % 12, c.quality) for c in KEY_CHORDS[mode]
+            if not implied_only or c.implied is not None]
+
+
+def tonic_quality(mode: str) -> str:
+    return "major" if mode == "major" else "minor"
+
+
+def secondary_dominant(target_root_pc: int) -> tuple[int, str]:
+    """V7 of a chord: the dominant seventh a fifth above its root (V7/V = II7)."""
+    return (target_root_pc + 7) % 12, "dominant7"
+
+
+def seventh_of(root_pc: int, quality: str, tonic_pc: int, mode: str) -> str:
+    """The diatonic seventh chord a triad grows into in this key: V -> dominant7, ii -> minor7, IV -> major7...
+
+    Returns `quality` unchanged when the key has no seventh chord on that root over that triad."""
+    triad = QUALITY_BY_NAME[quality].intervals[:3]
+    for c in KEY_CHORDS["major" if mode == "major" else "minor"]:
+        q = QUALITY_BY_NAME[c.quality]
+        if q.is_seventh and (tonic_pc + c.interval) % 12 == root_pc % 12 and q.intervals[:3] == triad:
+            return c.quality
+    return quality

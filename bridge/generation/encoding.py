@@ -15,7 +15,7 @@ from bridge.generation import vocab as V
 from bridge.generation.harmony import label_windows, window_histograms
 from bridge.music import NoteList, Piece, TempoChange, TimeSignature
 
-CHORD_PROGRAM = 0  # acoustic grand
+CHORD_PROGRAM = 0  # acoustic grand (the texture's default chord instrument)
 MELODY_PROGRAM = 73  # flute: stands apart from the chords when auditioned
 
 
@@ -236,36 +236,47 @@ def chord_voicing(root: int, quality: int, inversion: int) -> list[int]:
     return [bass] + upper
 
 
-def song_to_piece(song: Song, velocity_chords: int = 64, velocity_melody: int = 90) -> Piece:
-    """A two-track Piece: chords (track 0, held per chord change) and melody (track 1)."""
+def song_to_piece(song: Song, style=None, phrase_len: int = 4, melody_from: int = 0, accompany_from: int = 0,
+                  names: dict[str, str] | None = None) -> Piece:
+    """The song realised by `texture.realize_bar`, bar by bar: one track per role of `style` (chords, bass,
+    melody, drums; default: `texture.style_for(meter)`), each with its program, plus one track per doubling
+    instrument. Bars before `melody_from` get no melody and bars before `accompany_from` no accompaniment
+    (--continue / --harmonize keep the user's own notes there). Track names are the role names."""
+    from bridge.generation.texture import ROLES, TextureState, realize_bar, style_for
+
+    style = style or style_for(song.meter, ())
     bar_q = song.bar_quarters
-    nbeats = beats_per_bar(song.meter)
-    beat_q = bar_q / nbeats
+    roles = [r for r in ROLES if style.on(r)]
+    tracks: list[tuple[str, str, int]] = [(r, (names or {}).get(r, r), style.program(r)) for r in roles]
+    tracks += [(role, f"{role} {k + 2}", prog) for k, (role, prog) in enumerate(style.doubles) if style.on(role)]
     rows: list[tuple] = []
+    state = TextureState()
     for b, bar in enumerate(song.bars):
+        notes, state = realize_bar(song, bar, b, state, style, phrase_len)
         a = b * bar_q
-        i = 0
-        while i < len(bar.chords):
-            j = i
-            while j + 1 < len(bar.chords) and bar.chords[j + 1] == bar.chords[i]:
-                j += 1
-            r, q, inv = V.chord_of_token(bar.chords[i])
-            for p in chord_voicing(r, q, inv):
-                rows.append((a + i * beat_q, (j - i + 1) * beat_q, p, velocity_chords, CHORD_PROGRAM, 0))
-            i = j + 1
-        for pos, pitch, dur in bar.notes:
-            s = a + pos / V.POSITIONS_PER_QUARTER
-            d = min(dur / V.POSITIONS_PER_QUARTER, a + bar_q - s) if dur > 0 else 0.25
-            rows.append((s, max(d, 0.125), pitch, velocity_melody, MELODY_PROGRAM, 1))
-    cols = list(zip(*rows)) if rows else [[]] * 6
-    notes = NoteList.from_columns(cols[0], cols[1], cols[2], cols[3], cols[4], [False] * len(rows), cols[5])
+        for n in notes:
+            if (n.role == "melody" and b < melody_from) or (n.role != "melody" and b < accompany_from):
+                continue
+            for ti, (role, _name, prog) in enumerate(tracks):
+                if role == n.role:
+                    rows.append((a + n.start_q, n.dur_q, n.pitch, n.velocity, prog, role == "drums", ti))
+    cols = list(zip(*rows)) if rows else [[]] * 7
+    notes = NoteList.from_columns(*cols)
     num, den = (int(x) for x in song.meter.split("/"))
     return Piece(notes=notes, tempos=(TempoChange(0.0, float(song.tempo_bpm)),),
-                 time_signatures=(TimeSignature(0.0, num, den),), track_names=("chords", "melody"))
+                 time_signatures=(TimeSignature(0.0, num, den),), track_names=tuple(t[1] for t in tracks))
+
+
+def piece_roles(piece: Piece) -> list[str]:
+    """The role of each track of a `song_to_piece` Piece ("chords 2" doubles the chords)."""
+    return [name.split(" ")[0] for name in piece.track_names]
 
 
 def melody_notes(song: Song) -> NoteList:
-    return song_to_piece(song).notes.take(song_to_piece(song).notes.track == 1)
+    from bridge.generation.texture import style_for
+
+    piece = song_to_piece(song, style_for(song.meter, (), tracks=("melody",)))
+    return piece.notes
 
 
 def song_to_dict(song: Song) -> dict:

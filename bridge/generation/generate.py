@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from bridge.analysis.qualities import scale_pcs
 from bridge.generation import vocab as V
 from bridge.generation.encoding import (
     BarEvents,
@@ -26,7 +27,7 @@ from bridge.generation.encoding import (
     melody_bar_prefix,
     positions_per_bar,
 )
-from bridge.generation.harmony import scale_pcs
+from bridge.generation.key_check import key_matches
 from bridge.generation.prompt import Controls
 from bridge.generation.sampler import sample
 
@@ -45,6 +46,11 @@ class Biases:
     pitch_low: int = 55
     pitch_high: int = 88
     melody_fit: float = 4.0  # --harmonize: weight of the given melody's chord tones
+    repetition: float = 1.0  # scale of `repetition_bias` on melody pitches (0: off)
+    stasis: float = 1.2  # per bar a chord has already been held, against holding it again (harmonic rhythm)
+    phrase_cadence: float = 2.0  # V before each 4-bar phrase end, and I after it every second phrase
+    phrase_len: int = 4
+    motif: float = 3.0  # answering phrases echo the rhythm and (transposed) pitches of the phrase before
 
 
 def _mask(lo: int, hi: int) -> np.ndarray:
@@ -113,6 +119,69 @@ def melody_fit_bias(notes: tuple[tuple[int, int, int], ...], beat: int, beat_len
     return bias
 
 
+def repetition_bias(recent: list[tuple[int, int]], run_penalty: float = 1.6, reuse_penalty: float = 0.3,
+                    window: int = 8, decay: float = 0.7) -> np.ndarray:
+    """Logit penalty over pitch tokens from the latest melody notes `recent` [(pos, pitch)], oldest first.
+
+    Against degenerate loops, not against motifs: a pitch struck again and again (the trailing run of one
+    pitch) costs `run_penalty` for its third strike, 3x for a fourth, 7x for a fifth (human tunes' longest
+    run is about 3 notes); a two-pitch trill (a b a b) costs `run_penalty` (2x from a b a b a) for its next
+    note; and every recent pitch costs a little (`reuse_penalty`, decaying with age). Only pitch tokens move,
+    so the grammar (POS, DUR, EOB) is untouched; at temperature 0 the greedy melody then moves on
+    instead of writing one pitch for ever."""
+    bias = np.zeros(V.VOCAB_SIZE)
+    last = [int(p) for _, p in list(recent)[-window:]]
+    if not last:
+        return bias
+    for age, p in enumerate(reversed(last)):
+        bias[V.pitch_token(p)] -= reuse_penalty * decay**age
+    run = 1
+    for p in reversed(last[:-1]):
+        if p != last[-1]:
+            break
+        run += 1
+    if run >= 2:
+        bias[V.pitch_token(last[-1])] -= run_penalty * (2.0 ** (run - 1) - 1)  # 1.6, 4.8, 11.2...
+    if len(last) >= 4 and last[-1] != last[-2] and last[-1] == last[-3] and last[-2] == last[-4]:
+        bias[V.pitch_token(last[-2])] -= run_penalty * (1 + (len(last) >= 5 and last[-5] == last[-1]))
+    return bias
+
+
+def motif_source(history: list[BarEvents], bar_no: int, phrase_len: int = 4) -> BarEvents | None:
+    """The bar that bar `bar_no` echoes: the same bar of the phrase before, in the answering (second) phrase
+    of each pair, except its last bar (the cadence is the answer's own). None when there is nothing to echo."""
+    pl = max(1, phrase_len)
+    k = bar_no % (2 * pl)
+    if k < pl or k == 2 * pl - 1 or bar_no - pl < 0 or bar_no - pl >= len(history):
+        return None
+    src = history[bar_no - pl]
+    return src if src.notes else None
+
+
+def motif_bias(src: BarEvents, bar: BarEvents, last_pos: int, pos: int | None, weight: float) -> np.ndarray:
+    """Logit bonus toward echoing `src` in `bar`: with `pos` None, the next onset of `src` after `last_pos`
+    (or EOB when it has no more); with `pos`, the pitch `src` has at that onset, moved by the interval between
+    the two bars' first chord roots (a sequence when the harmony moved). Soft: the model may answer otherwise."""
+    bias = np.zeros(V.VOCAB_SIZE)
+    if pos is None:
+        nxt = [p for p, _, _ in src.notes if p > last_pos]
+        bias[V.POS0 + nxt[0] if nxt else V.EOB] += weight
+        return bias
+    at = [p for q, p, _ in src.notes if q == pos]
+    if at:
+        shift = 0
+        if src.chords and bar.chords:
+            shift = (V.chord_of_token(bar.chords[0])[0] - V.chord_of_token(src.chords[0])[0]) % 12
+            shift = shift - 12 if shift > 6 else shift
+        bias[V.pitch_token(at[0] + shift)] += weight
+    return bias
+
+
+def _same_chord_tokens(tok: int) -> list[int]:
+    r, q, _ = V.chord_of_token(tok)
+    return [V.chord_token(r, q, inv) for inv in range(V.N_INVERSIONS)]
+
+
 def generate_backbone(stepper, c: Controls, rng: np.random.Generator, n_bars: int,
                       prefix: tuple[BarEvents, ...] = (), melody: tuple[BarEvents, ...] | None = None,
                       b: Biases = Biases()) -> list[BarEvents]:
@@ -130,8 +199,19 @@ def generate_backbone(stepper, c: Controls, rng: np.random.Generator, n_bars: in
     out: list[BarEvents] = []
     tonic_tokens = [V.chord_token(c.tonic_pc, 0 if c.mode == "major" else 1, inv) for inv in range(V.N_INVERSIONS)]
     since_tonic = 0
+    dominant_root = [V.chord_token(c.tonic_pc + 7, q, inv) for q in (0, 4) for inv in range(V.N_INVERSIONS)]
+    held_tok, held_beats = None, 0
+    if prefix and prefix[-1].chords:
+        held_tok = prefix[-1].chords[-1]
+        for bar in reversed(prefix):
+            same = [t for t in reversed(bar.chords) if V.chord_of_token(t)[:2] == V.chord_of_token(held_tok)[:2]]
+            held_beats += len(same)
+            if len(same) < len(bar.chords):
+                break
+    pl = max(1, b.phrase_len)
     for i in range(n_bars):
         last = i == n_bars - 1
+        bar_no = len(prefix) + i  # phrase position counts the given bars too
         logits = stepper.feed([V.BAR])
         if melody is not None:
             dens = V.DENS0 + melody[i].density
@@ -152,9 +232,26 @@ def generate_backbone(stepper, c: Controls, rng: np.random.Generator, n_bars: in
                 bias += tonic * (b.return_home * (since_tonic - 1) / b.tonic_chord)
             if i == n_bars - 2 and beat == nb - 1:
                 bias += dominant
+            # Harmonic rhythm: a chord held for a bar or more leans to move on.
+            if held_tok is not None and held_beats >= nb and b.stasis:
+                bias[_same_chord_tokens(held_tok)] -= b.stasis * held_beats / nb
+            # Phrase cadences inside the piece (the last two bars have their own): the first phrase of each pair
+            # ends on V (half cadence), the second on I after V (authentic cadence).
+            if melody is None and b.phrase_cadence and i < n_bars - 2:
+                pos, answer = bar_no % pl, (bar_no // pl) % 2 == 1
+                if not answer and pos == pl - 1 and beat == 0:
+                    bias[dominant_root] += b.phrase_cadence
+                if answer and pos == pl - 2 and beat == nb - 1:
+                    bias[dominant_root] += b.phrase_cadence
+                if answer and pos == pl - 1 and beat == 0:
+                    bias += tonic * (b.phrase_cadence / b.tonic_chord)
             if melody is not None:
                 bias += melody_fit_bias(melody[i].notes, beat, beat16, b.melody_fit)
             ch = sample(logits, rng, c.temperature, c.top_p, allowed=allowed, bias=bias)
+            if held_tok is not None and V.chord_of_token(ch)[:2] == V.chord_of_token(held_tok)[:2]:
+                held_beats += 1
+            else:
+                held_tok, held_beats = ch, 1
             chords.append(ch)
             logits = stepper.feed([ch])
         since_tonic = 0 if any(t in tonic_tokens for t in chords) else since_tonic + 1
@@ -175,35 +272,46 @@ def generate_melody(stepper, c: Controls, rng: np.random.Generator, bars: list[B
     ppb = positions_per_bar(c.meter)
     stepper.reset()
     stepper.feed(header_tokens(song))
-    for bar in prefix:
+    recent: list[tuple[int, int]] = []
+    for k, bar in enumerate(prefix):
         stepper.feed(melody_bar_prefix(bar) + melody_bar_notes(bar))
+        recent += [(k * ppb + pos, pitch) for pos, pitch, _ in bar.notes]
     p_allowed, p_bias = pitch_bias(c.tonic_pc, c.mode, b)
     home = np.zeros(V.VOCAB_SIZE)
     for p in range(V.PITCH_LOW, V.PITCH_HIGH + 1):
         if (p - c.tonic_pc) % 12 in (0, 3 if c.mode == "minor" else 4, 7):
             home[V.pitch_token(p)] = b.final_tonic_pitch
     out = []
+    history: list[BarEvents] = list(prefix)
     for n, bar in enumerate(bars):
         final = n == len(bars) - 1 and bar.cadence
         logits = stepper.feed(melody_bar_prefix(bar))
         notes: list[tuple[int, int, int]] = []
         last_pos = -1
+        src = motif_source(history, len(prefix) + n, b.phrase_len) if b.motif else None
         while True:
             allowed = _mask(V.POS0 + last_pos + 1, V.POS0 + ppb) | _mask(V.EOB, V.EOB + 1)
             if len(notes) >= MAX_NOTES_PER_BAR or last_pos >= ppb - 1:
                 allowed = _mask(V.EOB, V.EOB + 1)
-            t = sample(logits, rng, c.temperature, c.top_p, allowed=allowed)
+            echo = motif_bias(src, bar, last_pos, None, b.motif) if src is not None else None
+            t = sample(logits, rng, c.temperature, c.top_p, allowed=allowed, bias=echo)
             logits = stepper.feed([t])
             if t == V.EOB:
                 break
-            pitch = sample(logits, rng, c.temperature, c.top_p, allowed=p_allowed,
-                           bias=p_bias + home if final else p_bias)
+            bias = p_bias + home if final else p_bias
+            if b.repetition:
+                bias = bias + b.repetition * repetition_bias(recent)
+            if src is not None:
+                bias = bias + motif_bias(src, bar, last_pos, t - V.POS0, b.motif)
+            pitch = sample(logits, rng, c.temperature, c.top_p, allowed=p_allowed, bias=bias)
             logits = stepper.feed([pitch])
             dur = sample(logits, rng, c.temperature, c.top_p, allowed=DUR_MASK)
             logits = stepper.feed([dur])
             last_pos = t - V.POS0
             notes.append((last_pos, pitch - V.PITCH0 + V.PITCH_LOW, V.DURATIONS[dur - V.DUR0]))
+            recent.append(((len(prefix) + n) * ppb + last_pos, notes[-1][1]))
         out.append(replace(bar, notes=tuple(notes)))
+        history.append(out[-1])
     return out
 
 
@@ -221,7 +329,6 @@ def generate_song(models, c: Controls, b: Biases = Biases()) -> Song:
 def generate_song_in_key(models, c: Controls, retries: int = 2, b: Biases = Biases()) -> tuple[Song, int]:
     """`generate_song`, re-sampled (next seeds) up to `retries` times while the project's key analysis hears
     another key than the one asked for. Returns the song and the number of attempts made."""
-    from bridge.generation.metrics import key_matches
 
     song = generate_song(models, c, b)
     for attempt in range(1, retries + 1):

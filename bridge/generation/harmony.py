@@ -8,25 +8,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from bridge.generation.vocab import QUALITIES, QUALITY_INTERVALS, chord_pcs
+from bridge.analysis import qualities as T
+from bridge.analysis.qualities import MAJOR_SCALE, MINOR_SCALE, scale_pcs  # noqa: F401  (re-exported)
+from bridge.generation.vocab import QUALITIES, chord_pcs
 
 N_Q = len(QUALITIES)
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor plus the raised leading tone
 
 
-def scale_pcs(tonic_pc: int, mode: str) -> frozenset[int]:
-    return frozenset((tonic_pc + i) % 12 for i in (MAJOR_SCALE if mode == "major" else MINOR_SCALE))
+def vocab_quality(name: str) -> int | None:
+    """Index of a quality name (bridge.analysis.qualities) in the generation vocabulary; None if not in it."""
+    return QUALITIES.index(name) if name in QUALITIES else None
 
 
 def diatonic_chords(tonic_pc: int, mode: str) -> list[tuple[int, int]]:
-    """(root, quality) pairs a folk melody in this key is harmonised with: the common diatonic triads plus V7."""
-    t = tonic_pc
-    if mode == "major":
-        degrees = [(0, 0), (2, 1), (4, 1), (5, 0), (7, 0), (9, 1), (7, 4)]
-    else:
-        degrees = [(0, 1), (5, 1), (7, 0), (7, 4), (8, 0), (3, 0), (10, 0)]
-    return [((t + r) % 12, q) for r, q in degrees]
+    """(root, vocab quality) pairs a folk melody in this key is harmonised with: the chords of the shared
+    table (bridge.analysis.qualities.KEY_CHORDS) that a melody implies (the common triads plus V7)."""
+    out = []
+    for root, name in T.diatonic_chords(tonic_pc, mode, implied_only=True):
+        q = vocab_quality(name)
+        if q is not None:
+            out.append((root, q))
+    return out
 
 
 def in_key_chord(root: int, quality: int, tonic_pc: int, mode: str) -> bool:
@@ -34,10 +36,11 @@ def in_key_chord(root: int, quality: int, tonic_pc: int, mode: str) -> bool:
 
 
 def _templates() -> np.ndarray:
+    """(12 * N_Q, 12) binary templates of the vocabulary's qualities, row root * N_Q + quality."""
     t = np.zeros((12 * N_Q, 12))
     for r in range(12):
-        for q in range(N_Q):
-            t[r * N_Q + q, [(r + i) % 12 for i in QUALITY_INTERVALS[q]]] = 1.0
+        for q, name in enumerate(QUALITIES):
+            t[r * N_Q + q, list(T.chord_tones(r, name))] = 1.0
     return t
 
 

@@ -120,9 +120,54 @@ def parse_prompt(text: str, base: Controls | None = None) -> Controls:
         mode = "minor" if len(minor_hits) >= len(major_hits) and minor_hits else "major"
     if mode is None:
         mode = c.mode
+    # Instrument words (read by the search parser) and texture words go to the texture layer, not the tower.
+    from bridge.generation.texture import texture_words
+    from bridge.query import parse_query
+
+    matched += [t.label for t in parse_query(text).instruments] + texture_words(text)
     matched_words = {w for span in matched for w in span.lower().split()}
-    stop = {"a", "an", "the", "in", "with", "and", "of", "for", "piece", "tune", "melody", "song", "some", "bars"}
+    stop = {"a", "an", "the", "in", "with", "and", "of", "for", "piece", "tune", "melody", "song", "some", "bars",
+            "on", "by", "played", "playing", "plus"}
     unmatched = tuple(w for w in re.findall(r"[a-z]+", rest.lower())
                       if w not in matched_words and w not in stop and not re.search(rf"\b{w}s?\b", " ".join(matched)))
     return replace(c, tonic_pc=tonic % 12, mode=mode, meter=meter, tempo_bpm=tempo or c.tempo_bpm, bars=bars,
                    key_given=c.key_given or k is not None, matched=tuple(matched), unmatched=unmatched)
+
+
+TEMPO_LIMITS = (20.0, 300.0)  # the BPM `generate --tempo` accepts; the prompt is held to the same range
+
+
+class PromptError(ValueError):
+    """A prompt asks for something generation cannot do; str(error) names it and the valid range."""
+
+
+def check_prompt(text: str) -> None:
+    """Raise `PromptError` when the prompt asks for a key, meter or tempo generation cannot honour.
+
+    Read through `bridge.query.parse_query`, the parser search uses, so that search and generate accept and
+    reject the same requests: "in H minor" (no such key), "in 5/4" (a meter the models do not know),
+    "at 400 bpm" (outside 20-300 BPM)."""
+    from bridge.query import invalid_key_mentions, parse_query
+
+    bad_keys = invalid_key_mentions(text)
+    if bad_keys:
+        raise PromptError(f"{bad_keys[0]!r} names no key: use a letter A-G with # or b (e.g. 'B minor', 'F# major')")
+    q = parse_query(text)
+    if q.meter is not None and q.meter not in METERS:
+        raise PromptError(f"meter {q.meter} is not supported: use one of {', '.join(METERS)}")
+    m = re.search(r"\b(\d+(?:\.\d+)?)\s*(?:bpm|beats per minute)\b", text.lower())
+    if m:
+        bpm = float(m.group(1))
+        lo, hi = TEMPO_LIMITS
+        if not lo <= bpm <= hi:
+            raise PromptError(f"tempo {bpm:g} BPM is outside {lo:g}-{hi:g} BPM")
+
+
+def parse_key_option(text: str) -> tuple[int, str | None]:
+    """`generate --key` through the search parser: "D minor", "F#", "Bb major"; ValueError for anything else."""
+    from bridge.query import parse_key
+
+    tonic, mode = parse_key(text.strip().removeprefix("in ").strip())
+    if tonic is None:
+        raise ValueError(f"not a key: {text!r} (examples: 'A minor', 'F#', 'Bb major')")
+    return tonic, mode

@@ -24,21 +24,22 @@ class ModelNotFound(FileNotFoundError):
 
 
 def _session(path: Path, threads: int = 1):
-    import onnxruntime as ort
+    from bridge.inference.session import make_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    # Busy-waiting threads starve other processes on a shared machine (MODELS.md).
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    return make_session(path, threads=threads)
 
 
 def _config(onnx_path: Path) -> dict:
     cfg = onnx_path.with_suffix(".json")
     if not cfg.exists():
         raise ModelNotFound(f"{onnx_path.name} has no config beside it ({cfg.name}); refusing to load")
-    return json.loads(cfg.read_text())
+    config = json.loads(cfg.read_text())
+    # A model trained on another token vocabulary would read every id wrongly: refuse it by name.
+    if int(config.get("vocab_size", -1)) != V.VOCAB_SIZE:
+        raise ModelNotFound(f"{onnx_path.name} was trained on {config.get('vocab_size')} tokens but this midibridge "
+                            f"speaks {V.VOCAB_SIZE} (bridge/generation/vocab.py): export it again from a matching "
+                            "checkpoint")
+    return config
 
 
 class OnnxBackboneStepper:

@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from bridge import paths
+from bridge.inference.session import make_session
 from bridge.music import Piece
 from bridge.tokens import MidiWindow, load_tokenizer, pad_batch
 
 log = logging.getLogger(__name__)
+
 
 TEXT_CONFIG = "text_encoder.json"
 MIDI_CONFIG = "midi_encoder.json"
@@ -72,24 +74,6 @@ def tokenize_texts(tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]
         ids[i, : len(e.ids)] = e.ids
         mask[i, : len(e.ids)] = 1
     return ids, mask
-
-
-def make_session(path: Path, providers: list[str] | None = None, threads: int = 0):
-    """An onnxruntime session on CUDA when it really works, else CPU; spinning off for a shared machine."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.intra_op_num_threads = threads
-    if providers is None:
-        providers = ["CPUExecutionProvider"]
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
-    # get_available_providers() lists what was built in, not what loads: report what the session got.
-    if providers[0] == "CUDAExecutionProvider" and session.get_providers()[0] != "CUDAExecutionProvider":
-        log.warning("CUDAExecutionProvider did not load for %s; running on CPU", path.name)
-    return session
 
 
 class RetrievalEncoders:

@@ -79,13 +79,14 @@ def test_chord_labelling_from_four_voices_and_from_a_melody():
     assert V.chord_of_token(song.bars[0].chords[0])[:2] == (9, 1)
 
 
-def test_song_to_midi_has_chord_and_melody_tracks(tmp_path):
+def test_song_to_midi_has_chord_bass_and_melody_tracks(tmp_path):
     song = toy_song(tonic=2, mode="minor", meter="3/4")
     piece = song_to_piece(song)
+    assert piece.track_names == ("chords", "bass", "melody")
     path = tmp_path / "x.mid"
     save_midi(piece, path)
     back = load_midi(path)
-    assert len(set(back.notes.track.tolist())) == 2
+    assert len(set(back.notes.track.tolist())) == 3
     assert str(back.time_signature_at(0)) == "3/4"
     assert estimate_key(back.notes).name == "D minor"
     again = song_from_piece(back, 2, "minor")
