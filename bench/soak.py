@@ -7,7 +7,8 @@ A JACK dummy server, `midibridge serve --no-library`, and a JACK recorder on mid
 /midibridge/generate/start; every --every seconds the daemon's status (RSS of daemon and workers, bars, late and
 held bars, late events, xruns) is sampled. At the end: drift = how far the last bar's onsets lie from the
 sixteenth grid counted from the stream's first note (frames and ms: the stream keeps the clock's time only if
-this stays at 0), RSS growth from the first sample after warm-up to the last, late/held bars, context rebuilds.
+this stays at 0), RSS growth from the first sample after a minute of warm-up (the backbone's context
+window has filled by then) to the last, late/held bars, context rebuilds.
 `soak()` is also what the CI soak test runs, for two minutes.
 """
 
@@ -29,7 +30,7 @@ RATE = 48000
 
 
 def soak(minutes: float, bpm: float, every: float = 10.0, jack: JackServer | None = None,
-         tmp: Path | None = None, warmup: float = 20.0) -> dict:
+         tmp: Path | None = None, warmup: float = 60.0) -> dict:
     own_jack = jack is None
     jack = jack or JackServer(period=256).start()
     tmp = tmp or Path(tempfile.mkdtemp(prefix="mb-soak-"))

@@ -12,8 +12,8 @@
   "rect": [
    60.0,
    80.0,
-   980.0,
-   640.0
+   1100.0,
+   1300.0
   ],
   "openinpresentation": 0,
   "default_fontsize": 12.0,
@@ -95,12 +95,31 @@
    {
     "box": {
      "id": "obj-5",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      520,
+      70,
+      60.0,
+      22.0
+     ],
+     "text": "t b b",
+     "outlettype": [
+      "",
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-6",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
      "patching_rect": [
-      520,
-      70,
+      600,
+      100,
       213.0,
       22.0
      ],
@@ -112,7 +131,7 @@
    },
    {
     "box": {
-     "id": "obj-6",
+     "id": "obj-7",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 1,
@@ -130,7 +149,7 @@
    },
    {
     "box": {
-     "id": "obj-7",
+     "id": "obj-8",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
@@ -152,7 +171,7 @@
    },
    {
     "box": {
-     "id": "obj-8",
+     "id": "obj-9",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 2,
@@ -171,7 +190,7 @@
    },
    {
     "box": {
-     "id": "obj-9",
+     "id": "obj-10",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -191,7 +210,7 @@
    },
    {
     "box": {
-     "id": "obj-10",
+     "id": "obj-11",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -209,7 +228,7 @@
    },
    {
     "box": {
-     "id": "obj-11",
+     "id": "obj-12",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -228,7 +247,7 @@
    },
    {
     "box": {
-     "id": "obj-12",
+     "id": "obj-13",
      "maxclass": "newobj",
      "numinlets": 5,
      "numoutlets": 4,
@@ -249,7 +268,7 @@
    },
    {
     "box": {
-     "id": "obj-13",
+     "id": "obj-14",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -267,7 +286,7 @@
    },
    {
     "box": {
-     "id": "obj-14",
+     "id": "obj-15",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 6,
@@ -290,7 +309,7 @@
    },
    {
     "box": {
-     "id": "obj-15",
+     "id": "obj-16",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 4,
@@ -311,7 +330,7 @@
    },
    {
     "box": {
-     "id": "obj-16",
+     "id": "obj-17",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -329,7 +348,7 @@
    },
    {
     "box": {
-     "id": "obj-17",
+     "id": "obj-18",
      "maxclass": "umenu",
      "numinlets": 1,
      "numoutlets": 3,
@@ -348,7 +367,7 @@
    },
    {
     "box": {
-     "id": "obj-18",
+     "id": "obj-19",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -366,7 +385,7 @@
    },
    {
     "box": {
-     "id": "obj-19",
+     "id": "obj-20",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -384,7 +403,7 @@
    },
    {
     "box": {
-     "id": "obj-20",
+     "id": "obj-21",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -400,7 +419,7 @@
    },
    {
     "box": {
-     "id": "obj-21",
+     "id": "obj-22",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 1,
@@ -418,7 +437,7 @@
    },
    {
     "box": {
-     "id": "obj-22",
+     "id": "obj-23",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -438,7 +457,7 @@
    },
    {
     "box": {
-     "id": "obj-23",
+     "id": "obj-24",
      "maxclass": "newobj",
      "numinlets": 3,
      "numoutlets": 1,
@@ -456,7 +475,7 @@
    },
    {
     "box": {
-     "id": "obj-24",
+     "id": "obj-25",
      "maxclass": "newobj",
      "numinlets": 5,
      "numoutlets": 4,
@@ -477,7 +496,7 @@
    },
    {
     "box": {
-     "id": "obj-25",
+     "id": "obj-26",
      "maxclass": "toggle",
      "numinlets": 1,
      "numoutlets": 1,
@@ -494,7 +513,7 @@
    },
    {
     "box": {
-     "id": "obj-26",
+     "id": "obj-27",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 1,
@@ -512,7 +531,7 @@
    },
    {
     "box": {
-     "id": "obj-27",
+     "id": "obj-28",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -531,7 +550,7 @@
    },
    {
     "box": {
-     "id": "obj-28",
+     "id": "obj-29",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -549,7 +568,7 @@
    },
    {
     "box": {
-     "id": "obj-29",
+     "id": "obj-30",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -567,7 +586,7 @@
    },
    {
     "box": {
-     "id": "obj-30",
+     "id": "obj-31",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -585,7 +604,7 @@
    },
    {
     "box": {
-     "id": "obj-31",
+     "id": "obj-32",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -603,7 +622,7 @@
    },
    {
     "box": {
-     "id": "obj-32",
+     "id": "obj-33",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -621,7 +640,7 @@
    },
    {
     "box": {
-     "id": "obj-33",
+     "id": "obj-34",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -639,7 +658,7 @@
    },
    {
     "box": {
-     "id": "obj-34",
+     "id": "obj-35",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -655,7 +674,7 @@
    },
    {
     "box": {
-     "id": "obj-35",
+     "id": "obj-36",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -673,7 +692,7 @@
    },
    {
     "box": {
-     "id": "obj-36",
+     "id": "obj-37",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -691,7 +710,7 @@
    },
    {
     "box": {
-     "id": "obj-37",
+     "id": "obj-38",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -709,7 +728,7 @@
    },
    {
     "box": {
-     "id": "obj-38",
+     "id": "obj-39",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -727,7 +746,7 @@
    },
    {
     "box": {
-     "id": "obj-39",
+     "id": "obj-40",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -745,7 +764,1152 @@
    },
    {
     "box": {
-     "id": "obj-40",
+     "id": "obj-41",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      720,
+      900,
+      22.0
+     ],
+     "text": "Jam: a generated stream (chords ch 12, bass ch 13, melody ch 14) into midibridge out, from the next bar line. CC 20 / CC 21 on midibridge in: start/stop, arm a call.",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-42",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      520,
+      1020,
+      150.0,
+      22.0
+     ],
+     "text": "js midibridge_jam.js",
+     "outlettype": [
+      "",
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-43",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 6,
+     "patching_rect": [
+      520,
+      960,
+      934.0,
+      22.0
+     ],
+     "text": "route /midibridge/generate/start /midibridge/generate/state /midibridge/generate/bar /midibridge/tempo/get /midibridge/generate/stop",
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      "",
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-44",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      520,
+      990,
+      115.0,
+      22.0
+     ],
+     "text": "prepend started",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-45",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      610,
+      990,
+      101.0,
+      22.0
+     ],
+     "text": "prepend state",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-46",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      700,
+      990,
+      87.0,
+      22.0
+     ],
+     "text": "prepend bar",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-47",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      790,
+      990,
+      101.0,
+      22.0
+     ],
+     "text": "prepend tempo",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-48",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      880,
+      990,
+      115.0,
+      22.0
+     ],
+     "text": "prepend stopped",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-49",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      760,
+      750,
+      234.0,
+      22.0
+     ],
+     "text": "/midibridge/generate/listen 33 1",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-50",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      760,
+      780,
+      60.0,
+      22.0
+     ],
+     "text": "1",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-51",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      760,
+      810,
+      80.0,
+      22.0
+     ],
+     "text": "metro 1000",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-52",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      760,
+      840,
+      178.0,
+      22.0
+     ],
+     "text": "/midibridge/tempo/get 38",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-53",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      750,
+      60,
+      22.0
+     ],
+     "text": "Prompt:",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-54",
+     "maxclass": "textedit",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "patching_rect": [
+      80,
+      750,
+      420,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      "",
+      ""
+     ],
+     "keymode": 1,
+     "lines": 1
+    }
+   },
+   {
+    "box": {
+     "id": "obj-55",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      80,
+      780,
+      80.0,
+      22.0
+     ],
+     "text": "route text",
+     "outlettype": [
+      "",
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-56",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      80,
+      810,
+      108.0,
+      22.0
+     ],
+     "text": "prepend prompt",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-57",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      840,
+      40,
+      22.0
+     ],
+     "text": "Play",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-58",
+     "maxclass": "toggle",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      60,
+      840,
+      24,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-59",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      60,
+      870,
+      60.0,
+      22.0
+     ],
+     "text": "t i b",
+     "outlettype": [
+      "",
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-60",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      60,
+      900,
+      94.0,
+      22.0
+     ],
+     "text": "prepend play",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-61",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      100,
+      930,
+      206.0,
+      22.0
+     ],
+     "text": "/midibridge/generate/stop 31",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-62",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      200,
+      840,
+      40,
+      22.0
+     ],
+     "text": "Key",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-63",
+     "maxclass": "umenu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      240,
+      840,
+      100,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      ""
+     ],
+     "items": [
+      "auto",
+      ",",
+      "C-major",
+      ",",
+      "C#-major",
+      ",",
+      "D-major",
+      ",",
+      "Eb-major",
+      ",",
+      "E-major",
+      ",",
+      "F-major",
+      ",",
+      "F#-major",
+      ",",
+      "G-major",
+      ",",
+      "Ab-major",
+      ",",
+      "A-major",
+      ",",
+      "Bb-major",
+      ",",
+      "B-major",
+      ",",
+      "C-minor",
+      ",",
+      "C#-minor",
+      ",",
+      "D-minor",
+      ",",
+      "Eb-minor",
+      ",",
+      "E-minor",
+      ",",
+      "F-minor",
+      ",",
+      "F#-minor",
+      ",",
+      "G-minor",
+      ",",
+      "Ab-minor",
+      ",",
+      "A-minor",
+      ",",
+      "Bb-minor",
+      ",",
+      "B-minor"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-64",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      240,
+      870,
+      87.0,
+      22.0
+     ],
+     "text": "prepend key",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-65",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      350,
+      840,
+      80,
+      22.0
+     ],
+     "text": "Temperature",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-66",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      430,
+      840,
+      50,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "minimum": 0.0,
+     "maximum": 2.0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-67",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      430,
+      870,
+      143.0,
+      22.0
+     ],
+     "text": "prepend temperature",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-68",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      960,
+      110,
+      22.0
+     ],
+     "text": "Density (-1 auto)",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-69",
+     "maxclass": "number",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      130,
+      960,
+      40,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "minimum": -1,
+     "maximum": 3
+    }
+   },
+   {
+    "box": {
+     "id": "obj-70",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      130,
+      990,
+      115.0,
+      22.0
+     ],
+     "text": "prepend density",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-71",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      1030,
+      40,
+      22.0
+     ],
+     "text": "Call",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-72",
+     "maxclass": "toggle",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      60,
+      1030,
+      24,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-73",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      60,
+      1060,
+      94.0,
+      22.0
+     ],
+     "text": "prepend call",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-74",
+     "maxclass": "umenu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      100,
+      1030,
+      100,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      ""
+     ],
+     "items": [
+      "respond",
+      ",",
+      "harmonize"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-75",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      100,
+      1060,
+      122.0,
+      22.0
+     ],
+     "text": "prepend callmode",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-76",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      210,
+      1030,
+      140,
+      22.0
+     ],
+     "text": "bars (0: until silence)",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-77",
+     "maxclass": "number",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      350,
+      1030,
+      40,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "minimum": 0,
+     "maximum": 32
+    }
+   },
+   {
+    "box": {
+     "id": "obj-78",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      350,
+      1060,
+      122.0,
+      22.0
+     ],
+     "text": "prepend callbars",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-79",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      1100,
+      80,
+      22.0
+     ],
+     "text": "Latency ms",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-80",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      100,
+      1100,
+      50,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "minimum": 0.0,
+     "maximum": 500.0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-81",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      100,
+      1130,
+      115.0,
+      22.0
+     ],
+     "text": "prepend latency",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-82",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 8,
+     "patching_rect": [
+      520,
+      1050,
+      304.0,
+      22.0
+     ],
+     "text": "route chord bar next key playing call held",
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-83",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      520,
+      1110,
+      100,
+      22.0
+     ],
+     "text": "Chord now",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-84",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      520,
+      1080,
+      87.0,
+      22.0
+     ],
+     "text": "prepend set",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-85",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      520,
+      1140,
+      100,
+      22.0
+     ],
+     "text": "-",
+     "outlettype": [
+      ""
+     ],
+     "fontsize": 24.0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-86",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      630,
+      1110,
+      100,
+      22.0
+     ],
+     "text": "Bar",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-87",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      630,
+      1080,
+      87.0,
+      22.0
+     ],
+     "text": "prepend set",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-88",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      630,
+      1140,
+      100,
+      22.0
+     ],
+     "text": "-",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-89",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      740,
+      1110,
+      100,
+      22.0
+     ],
+     "text": "Next bar",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-90",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      740,
+      1080,
+      87.0,
+      22.0
+     ],
+     "text": "prepend set",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-91",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      740,
+      1140,
+      100,
+      22.0
+     ],
+     "text": "-",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-92",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      850,
+      1110,
+      100,
+      22.0
+     ],
+     "text": "Key",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-93",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      850,
+      1080,
+      87.0,
+      22.0
+     ],
+     "text": "prepend set",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-94",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      850,
+      1140,
+      100,
+      22.0
+     ],
+     "text": "-",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-95",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      960,
+      1080,
+      87.0,
+      22.0
+     ],
+     "text": "prepend set",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-96",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1050,
+      1080,
+      87.0,
+      22.0
+     ],
+     "text": "prepend set",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-97",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      960,
+      1110,
+      80,
+      22.0
+     ],
+     "text": "held (late)",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-98",
+     "maxclass": "toggle",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      960,
+      1140,
+      24,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-99",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1050,
+      1140,
+      87.0,
+      22.0
+     ],
+     "text": "prepend set",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-100",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -763,7 +1927,7 @@
    },
    {
     "box": {
-     "id": "obj-41",
+     "id": "obj-101",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -775,6 +1939,247 @@
      ],
      "text": "midiout",
      "outlettype": []
+    }
+   },
+   {
+    "box": {
+     "id": "obj-102",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      1180,
+      500,
+      22.0
+     ],
+     "text": "Follow Live (on: /midibridge/clock/sync each bar; off to use MIDI clock instead):",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-103",
+     "maxclass": "toggle",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      520,
+      1180,
+      24,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-104",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      560,
+      1180,
+      66.0,
+      22.0
+     ],
+     "text": "loadbang",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-105",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      640,
+      1180,
+      60.0,
+      22.0
+     ],
+     "text": "1",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-106",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      1210,
+      227.0,
+      22.0
+     ],
+     "text": "metro 1n @quantize 1n @active 1",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-107",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 9,
+     "patching_rect": [
+      20,
+      1240,
+      73.0,
+      22.0
+     ],
+     "text": "transport",
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-108",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      300,
+      1270,
+      60.0,
+      22.0
+     ],
+     "text": "/ 480.",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-109",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      160,
+      1270,
+      66.0,
+      22.0
+     ],
+     "text": "pack 0 0",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-110",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      160,
+      1300,
+      136.0,
+      22.0
+     ],
+     "text": "expr $i1 * 4 / $i2",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-111",
+     "maxclass": "newobj",
+     "numinlets": 3,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      1330,
+      94.0,
+      22.0
+     ],
+     "text": "pack 0. 0. 4",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-112",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      1360,
+      66.0,
+      22.0
+     ],
+     "text": "gate 1 1",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-113",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      20,
+      1390,
+      241.0,
+      22.0
+     ],
+     "text": "prepend /midibridge/clock/sync 36",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-114",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      300,
+      1390,
+      255.0,
+      22.0
+     ],
+     "text": "/midibridge/clock/source 8 internal",
+     "outlettype": [
+      ""
+     ]
     }
    }
   ],
@@ -795,6 +2200,18 @@
     "patchline": {
      "source": [
       "obj-5",
+      1
+     ],
+     "destination": [
+      "obj-6",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-6",
       0
      ],
      "destination": [
@@ -806,18 +2223,6 @@
    {
     "patchline": {
      "source": [
-      "obj-7",
-      0
-     ],
-     "destination": [
-      "obj-8",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-8",
       0
      ],
@@ -831,10 +2236,22 @@
     "patchline": {
      "source": [
       "obj-9",
+      0
+     ],
+     "destination": [
+      "obj-10",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-10",
       2
      ],
      "destination": [
-      "obj-10",
+      "obj-11",
       0
      ]
     }
@@ -842,11 +2259,11 @@
    {
     "patchline": {
      "source": [
-      "obj-10",
+      "obj-11",
       0
      ],
      "destination": [
-      "obj-11",
+      "obj-12",
       1
      ]
     }
@@ -854,7 +2271,19 @@
    {
     "patchline": {
      "source": [
-      "obj-9",
+      "obj-10",
+      0
+     ],
+     "destination": [
+      "obj-13",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-13",
       0
      ],
      "destination": [
@@ -870,7 +2299,7 @@
       0
      ],
      "destination": [
-      "obj-11",
+      "obj-14",
       0
      ]
     }
@@ -878,19 +2307,7 @@
    {
     "patchline": {
      "source": [
-      "obj-11",
-      0
-     ],
-     "destination": [
-      "obj-13",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-13",
+      "obj-14",
       0
      ],
      "destination": [
@@ -906,7 +2323,7 @@
       0
      ],
      "destination": [
-      "obj-14",
+      "obj-15",
       0
      ]
     }
@@ -914,11 +2331,11 @@
    {
     "patchline": {
      "source": [
-      "obj-14",
+      "obj-15",
       0
      ],
      "destination": [
-      "obj-15",
+      "obj-16",
       0
      ]
     }
@@ -926,12 +2343,60 @@
    {
     "patchline": {
      "source": [
-      "obj-15",
+      "obj-16",
       0
+     ],
+     "destination": [
+      "obj-20",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-16",
+      2
+     ],
+     "destination": [
+      "obj-17",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-17",
+      0
+     ],
+     "destination": [
+      "obj-18",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-10",
+      1
      ],
      "destination": [
       "obj-19",
-      1
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-19",
+      0
+     ],
+     "destination": [
+      "obj-18",
+      0
      ]
     }
    },
@@ -942,31 +2407,7 @@
       2
      ],
      "destination": [
-      "obj-16",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-16",
-      0
-     ],
-     "destination": [
-      "obj-17",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-9",
-      1
-     ],
-     "destination": [
-      "obj-18",
+      "obj-21",
       0
      ]
     }
@@ -978,7 +2419,7 @@
       0
      ],
      "destination": [
-      "obj-17",
+      "obj-23",
       0
      ]
     }
@@ -986,8 +2427,20 @@
    {
     "patchline": {
      "source": [
-      "obj-14",
+      "obj-23",
       2
+     ],
+     "destination": [
+      "obj-24",
+      2
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-23",
+      1
      ],
      "destination": [
       "obj-20",
@@ -998,47 +2451,11 @@
    {
     "patchline": {
      "source": [
-      "obj-17",
+      "obj-20",
       0
      ],
      "destination": [
-      "obj-22",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-22",
-      2
-     ],
-     "destination": [
-      "obj-23",
-      2
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-22",
-      1
-     ],
-     "destination": [
-      "obj-19",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-19",
-      0
-     ],
-     "destination": [
-      "obj-23",
+      "obj-24",
       1
      ]
     }
@@ -1046,23 +2463,11 @@
    {
     "patchline": {
      "source": [
-      "obj-22",
-      0
-     ],
-     "destination": [
-      "obj-24",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-24",
-      0
-     ],
-     "destination": [
       "obj-23",
+      0
+     ],
+     "destination": [
+      "obj-25",
       0
      ]
     }
@@ -1074,7 +2479,7 @@
       0
      ],
      "destination": [
-      "obj-26",
+      "obj-24",
       0
      ]
     }
@@ -1088,18 +2493,6 @@
      "destination": [
       "obj-27",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-23",
-      0
-     ],
-     "destination": [
-      "obj-27",
-      1
      ]
     }
    },
@@ -1112,6 +2505,18 @@
      "destination": [
       "obj-28",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-24",
+      0
+     ],
+     "destination": [
+      "obj-28",
+      1
      ]
     }
    },
@@ -1134,6 +2539,18 @@
       0
      ],
      "destination": [
+      "obj-30",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-30",
+      0
+     ],
+     "destination": [
       "obj-2",
       0
      ]
@@ -1142,11 +2559,11 @@
    {
     "patchline": {
      "source": [
-      "obj-27",
+      "obj-28",
       1
      ],
      "destination": [
-      "obj-30",
+      "obj-31",
       0
      ]
     }
@@ -1154,7 +2571,7 @@
    {
     "patchline": {
      "source": [
-      "obj-30",
+      "obj-31",
       0
      ],
      "destination": [
@@ -1166,11 +2583,11 @@
    {
     "patchline": {
      "source": [
-      "obj-14",
+      "obj-15",
       3
      ],
      "destination": [
-      "obj-32",
+      "obj-33",
       0
      ]
     }
@@ -1178,44 +2595,8 @@
    {
     "patchline": {
      "source": [
-      "obj-14",
+      "obj-15",
       4
-     ],
-     "destination": [
-      "obj-33",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-32",
-      0
-     ],
-     "destination": [
-      "obj-31",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-33",
-      0
-     ],
-     "destination": [
-      "obj-31",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-31",
-      0
      ],
      "destination": [
       "obj-34",
@@ -1226,11 +2607,35 @@
    {
     "patchline": {
      "source": [
-      "obj-35",
+      "obj-33",
       0
      ],
      "destination": [
-      "obj-2",
+      "obj-32",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-34",
+      0
+     ],
+     "destination": [
+      "obj-32",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-32",
+      0
+     ],
+     "destination": [
+      "obj-35",
       0
      ]
     }
@@ -1290,7 +2695,859 @@
       0
      ],
      "destination": [
-      "obj-41",
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-42",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-15",
+      5
+     ],
+     "destination": [
+      "obj-43",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-43",
+      0
+     ],
+     "destination": [
+      "obj-44",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-44",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-43",
+      1
+     ],
+     "destination": [
+      "obj-45",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-45",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-43",
+      2
+     ],
+     "destination": [
+      "obj-46",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-46",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-43",
+      3
+     ],
+     "destination": [
+      "obj-47",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-47",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-43",
+      4
+     ],
+     "destination": [
+      "obj-48",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-48",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-5",
+      0
+     ],
+     "destination": [
+      "obj-49",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-49",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-5",
+      0
+     ],
+     "destination": [
+      "obj-50",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-50",
+      0
+     ],
+     "destination": [
+      "obj-51",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-51",
+      0
+     ],
+     "destination": [
+      "obj-52",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-52",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-54",
+      0
+     ],
+     "destination": [
+      "obj-55",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-55",
+      0
+     ],
+     "destination": [
+      "obj-56",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-56",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-58",
+      0
+     ],
+     "destination": [
+      "obj-59",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-59",
+      1
+     ],
+     "destination": [
+      "obj-54",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-59",
+      0
+     ],
+     "destination": [
+      "obj-60",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-60",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-61",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-63",
+      1
+     ],
+     "destination": [
+      "obj-64",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-64",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-66",
+      0
+     ],
+     "destination": [
+      "obj-67",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-67",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-69",
+      0
+     ],
+     "destination": [
+      "obj-70",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-70",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-72",
+      0
+     ],
+     "destination": [
+      "obj-73",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-74",
+      1
+     ],
+     "destination": [
+      "obj-75",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-75",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-77",
+      0
+     ],
+     "destination": [
+      "obj-78",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-78",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-80",
+      0
+     ],
+     "destination": [
+      "obj-81",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-81",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-42",
+      1
+     ],
+     "destination": [
+      "obj-82",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-82",
+      0
+     ],
+     "destination": [
+      "obj-84",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-84",
+      0
+     ],
+     "destination": [
+      "obj-85",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-82",
+      1
+     ],
+     "destination": [
+      "obj-87",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-87",
+      0
+     ],
+     "destination": [
+      "obj-88",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-82",
+      2
+     ],
+     "destination": [
+      "obj-90",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-90",
+      0
+     ],
+     "destination": [
+      "obj-91",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-82",
+      3
+     ],
+     "destination": [
+      "obj-93",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-93",
+      0
+     ],
+     "destination": [
+      "obj-94",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-82",
+      4
+     ],
+     "destination": [
+      "obj-95",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-95",
+      0
+     ],
+     "destination": [
+      "obj-58",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-82",
+      5
+     ],
+     "destination": [
+      "obj-96",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-96",
+      0
+     ],
+     "destination": [
+      "obj-72",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-82",
+      6
+     ],
+     "destination": [
+      "obj-99",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-99",
+      0
+     ],
+     "destination": [
+      "obj-98",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-100",
+      0
+     ],
+     "destination": [
+      "obj-101",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-104",
+      0
+     ],
+     "destination": [
+      "obj-105",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-105",
+      0
+     ],
+     "destination": [
+      "obj-103",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-106",
+      0
+     ],
+     "destination": [
+      "obj-107",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-107",
+      8
+     ],
+     "destination": [
+      "obj-108",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-108",
+      0
+     ],
+     "destination": [
+      "obj-111",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-107",
+      6
+     ],
+     "destination": [
+      "obj-109",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-107",
+      5
+     ],
+     "destination": [
+      "obj-109",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-109",
+      0
+     ],
+     "destination": [
+      "obj-110",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-110",
+      0
+     ],
+     "destination": [
+      "obj-111",
+      2
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-107",
+      4
+     ],
+     "destination": [
+      "obj-111",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-103",
+      0
+     ],
+     "destination": [
+      "obj-112",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-111",
+      0
+     ],
+     "destination": [
+      "obj-112",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-112",
+      0
+     ],
+     "destination": [
+      "obj-113",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-113",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-114",
+      0
+     ],
+     "destination": [
+      "obj-2",
       0
      ]
     }
@@ -1299,6 +3556,12 @@
   "dependency_cache": [
    {
     "name": "midibridge_clip.js",
+    "bootpath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   },
+   {
+    "name": "midibridge_jam.js",
     "bootpath": ".",
     "type": "TEXT",
     "implicit": 1

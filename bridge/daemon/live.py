@@ -409,8 +409,8 @@ class JamSession:
             self.send([Reply(f"{PREFIX}/generate/bar", (listener.request_id, bar.index, round(bar_start, 4),
                                                         " ".join(bar.chords), ",".join(roles), int(was_held)))],
                       listener.address)
-        if bar.index % 8 == 7:
-            self._spawn(self.call_worker("commit", self.committed))
+        # The worker may forget the snapshots of committed bars: they are never regenerated (bounded memory).
+        self._spawn(self.call_worker("commit", self.committed))
 
     async def _request_more(self, playhead: float) -> None:
         if self.in_flight:
