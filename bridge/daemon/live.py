@@ -536,6 +536,9 @@ class JamSession:
 
     def disarm_call(self) -> None:
         self.call = None
+        if self.state == "harmonizing":  # the accompaniment ends with the call; what it committed plays out
+            self.stream = None
+            self.state = "stopped"
         self.broadcast_state()
 
     def _call_notes(self, until_beat: float | None = None) -> list[tuple[float, float, int, int]]:

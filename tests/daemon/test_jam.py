@@ -409,3 +409,76 @@ def test_jack_transport_bbt_from_a_timebase_master_sets_the_streams_tempo_and_ba
     finally:
         master.deactivate()
         master.close()
+
+
+def test_harmonize_puts_chords_under_a_played_melody_one_bar_behind(jam):
+    daemon, recorder, player, client = jam
+    client.request("/midibridge/tempo/set", 1, 120.0, reply="/midibridge/tempo/get")
+    client.request("/midibridge/generate/listen", 5, 1, reply="/midibridge/generate/state")
+    client.request("/midibridge/generate/call/start", 2, "harmonize", 0, reply="/midibridge/generate/call/start")
+    beat_now = client.request("/midibridge/tempo/get", 3)[-1].params[3]
+    first_bar = (int(beat_now // 4) + 1) * 4
+    lead_s = (first_bar - beat_now) * 0.5
+    # Four bars of a G-major melody, eighth notes, starting on a bar line.
+    scale = [67, 69, 71, 72, 74, 72, 71, 69, 67, 71, 74, 79, 78, 76, 74, 72]
+    events = []
+    for i in range(32):
+        t = lead_s - 0.05 + i * 0.25
+        p = scale[i % len(scale)]
+        events += [(t, bytes([0x90, p, 90])), (t + 0.2, bytes([0x80, p, 0]))]
+    player.play(events, lead=0.05)
+    got = drain(client, lead_s + 4 * 2.0 + 1.5)
+    bars = [m.params for m in got if m.address == "/midibridge/generate/bar"]
+    assert len(bars) >= 2, (bars, daemon.log()[-2000:])
+    # Accompaniment bar k starts on the bar line k of the melody, decided from bar k-1.
+    assert all((p[2] - first_bar) % 4 == 0 and p[2] > first_bar for p in bars), bars
+    ons = note_ons(recorder.events)
+    chords = [p for _, ch, p in ons if ch in (11, 12)]
+    assert chords and not [ch for _, ch, _ in ons if ch == 13]  # chords and bass only: the player has the melody
+    assert in_key_share(chords, 7, "major") >= 0.8
+    client.request("/midibridge/generate/call/stop", 4, reply="/midibridge/generate/call/stop")
+
+
+def test_latency_compensation_moves_output_earlier_by_exactly_that_much(jam):
+    daemon, recorder, _, client = jam
+    clip = str(CHORALE)
+    sixteenth = frames_per_beat(120) / 4
+
+    def first_note_phase() -> float:
+        recorder.events.clear()
+        client.request("/midibridge/play/file", 10, clip, "bar", reply="/midibridge/play/file")
+        deadline = time.monotonic() + 10
+        while not note_ons(recorder.events, set(range(16))) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        client.request("/midibridge/play/stop", 11, reply="/midibridge/play/stop")
+        return note_ons(recorder.events, set(range(16)))[0][0] % sixteenth
+
+    base = first_note_phase()
+    client.request("/midibridge/latency/set", 12, 10.0, reply="/midibridge/latency/set")
+    early = first_note_phase()
+    client.request("/midibridge/latency/set", 13, 0.0, reply="/midibridge/latency/set")
+    shift = (base - early) % sixteenth
+    assert abs(shift - 480) <= 1, (base, early)  # 10 ms at 48 kHz
+
+
+def test_stop_and_panic_on_start_send_all_notes_off(tmp_path, jack_server):
+    recorder = Recorder(jack_server.name, "panicrec")
+    daemon = start_daemon(tmp_path, jack_server, "--no-web", "--panic-on-start", "--connect-out", recorder.name)
+    client = OscClient(daemon.port)
+    try:
+        time.sleep(0.3)
+        cc = lambda num: {d[0] & 0x0F for _, d in recorder.events  # noqa: E731
+                          if len(d) == 3 and d[0] & 0xF0 == 0xB0 and d[1] == num}
+        assert cc(123) == set(range(16)) and cc(120) == set(range(16))  # at start, on every channel
+        recorder.events.clear()
+        client.request("/midibridge/play/file", 1, str(CHORALE), "now", reply="/midibridge/play/file")
+        time.sleep(1.0)
+        used = {ch for _, ch, _ in note_ons(recorder.events, set(range(16)))}
+        client.request("/midibridge/play/stop", 2, reply="/midibridge/play/stop")
+        time.sleep(0.3)
+        assert used and cc(123) == used  # play/stop: All Notes Off on the channels it used
+        assert not notes_from(recorder.events)[1]
+    finally:
+        client.close()
+        daemon.stop()
+        recorder.close()
