@@ -14,7 +14,9 @@ error at a JACK input; idle and while a second client runs searches back to back
    bars; timing error = every onset's distance from the sixteenth grid counted from the first note (frames:
    0 means sample accurate); generation ms per bar in the worker (p50/p99) and the real-time factor
    (generation time / bar duration); CPU share of the daemon and its workers over the trial (1.0 = one core).
-3. The same again while bench/latency.py's hammer (another process) sends searches back to back.
+3. Call and response: --calls 2-bar phrases played by a JACK player into midibridge:in on the next bar line; each
+   answer's /midibridge/generate/call/answer says how many ms before its bar line it was scheduled (> 0: in time).
+4. The same again while bench/latency.py's hammer (another process) sends searches back to back.
 Prints p50/p99 and the loaded/idle ratios. Numbers on a shared 2-core machine are measurements, not thresholds.
 """
 
@@ -36,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "daemon"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from daemon_harness import JackServer, OscClient, Recorder, start_daemon  # noqa: E402
+from daemon_harness import JackServer, OscClient, Player, Recorder, start_daemon  # noqa: E402
 
 RATE = 48000
 BPM = 120.0
@@ -111,6 +113,24 @@ def trial(client: OscClient, recorder: Recorder, bars: int, request_id: int, pid
             "notes": len(ons)}
 
 
+def call_trial(client: OscClient, player, request_id: int) -> float:
+    """One 2-bar call played on the next bar line; returns how many ms before its bar line the answer was ready."""
+    client.request("/midibridge/generate/call/start", request_id, "respond", 2, reply="/midibridge/generate/call/start")
+    beat_now = client.request("/midibridge/tempo/get", request_id + 1)[-1].params[3]
+    start = (int(beat_now // 4) + 1) * 4
+    lead = (start - beat_now) * 60.0 / BPM
+    phrase = [62, 65, 69, 74, 72, 69, 65, 64, 62, 65, 69, 73, 74, 69, 65, 62]
+    events = []
+    for i, p in enumerate(phrase):
+        t = lead - 0.05 + i * 60.0 / BPM / 2
+        events += [(t, bytes([0x90, p, 80])), (t + 0.2, bytes([0x80, p, 0]))]
+    player.play(events, lead=0.05)
+    answer = client.until("/midibridge/generate/call/answer", request_id, timeout=30)[-1].params
+    client.request("/midibridge/generate/call/stop", request_id + 2, reply="/midibridge/generate/call/stop")
+    time.sleep(2 * 4 * 60.0 / BPM + 0.5)  # let the answer play out
+    return float(answer[4])
+
+
 def summarize(trials: list[dict]) -> dict:
     grid = [e for t in trials for e in t["grid_error_frames"]]
     return {
@@ -135,6 +155,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=8)
     ap.add_argument("--bars", type=int, default=4)
+    ap.add_argument("--calls", type=int, default=4, help="call-and-response trials (2-bar calls) per condition")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mb-live-"))
@@ -142,6 +163,8 @@ def main() -> None:
     daemon = start_daemon(tmp, jack, "--no-web", "--bpm", str(BPM), db=tmp / "db")
     recorder = Recorder(jack.name, "liverec")
     recorder.connect_from("midibridge:out")
+    player = Player(jack.name, "liveplayer")
+    player.connect_to("midibridge:in")
     client = OscClient(daemon.port)
     results: dict = {"machine": machine()}
     hammer = None
@@ -160,12 +183,18 @@ def main() -> None:
             trials = [trial(client, recorder, args.bars, 10_000 * (i + 1) + (label == "searching"), pids)
                       for i in range(args.trials)]
             results[label] = summarize(trials)
+            ready = [call_trial(client, player, 900_000 + 10 * i + (label == "searching") * 5)
+                     for i in range(args.calls)]
+            results[label].update({"calls": len(ready), "call_ready_ms_min": round(min(ready), 1) if ready else -1,
+                                   "call_ready_ms_p50": pct(ready, 50),
+                                   "calls_late": sum(1 for r in ready if r <= 0)})
         if hammer is not None:
             hammer.terminate()
     finally:
         if hammer is not None and hammer.poll() is None:
             hammer.kill()
         client.close()
+        player.close()
         recorder.close()
         daemon.stop()
         jack.stop()

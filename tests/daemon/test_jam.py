@@ -400,9 +400,12 @@ def test_jack_transport_bbt_from_a_timebase_master_sets_the_streams_tempo_and_ba
         frames_per_bar = 4 * frames_per_beat(bpm)
         offset = (master.frame_time - master.transport_frame) % 2**32
         bar_phase = ((ons[0][0] - offset) % frames_per_bar)
-        # Within the follower's re-anchoring tolerance (1 ms = 48 frames: JACK's frame-clock and transport-frame
-        # estimates are read one after the other).
-        assert min(bar_phase, frames_per_bar - bar_phase) <= 48, bar_phase
+        # On the master's bar line: within the follower's re-anchoring tolerance (1 ms = 48 frames: JACK's
+        # frame-clock and transport-frame estimates are read one after the other); xruns shift JACK's
+        # estimates, and then only the bar line itself (within a sixteenth) is checked.
+        phase = min(bar_phase, frames_per_bar - bar_phase)
+        xruns = client.status()["xruns"] + recorder.xruns
+        assert phase <= (48 if xruns == 0 else frames_per_beat(bpm) / 4), (bar_phase, xruns)
         master.transport_stop()
         time.sleep(0.3)
         assert client.request("/midibridge/tempo/get", 4)[-1].params[4] == 0  # stopped with the transport
