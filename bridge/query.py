@@ -1,7 +1,11 @@
 """Musical constraints stated in a text query: key, mode, meter, tempo and instruments (pure functions).
 
-"sad piano melody in A minor, 3/4, around 90 bpm" -> key A minor, meter 3/4, tempo 86-94, piano;
-plus soft hints ("sad" leans minor, "melody" leans monophonic) that only rank when no model is loaded.
+"sad piano melody in A minor, 3/4, around 90 bpm" -> key A minor, meter 3/4, tempo 86-94, piano: what the
+text states exactly (a key, a meter, a BPM number or an Italian tempo marking, an instrument) is a *constraint*;
+the words a musician uses for character ("sad", "lively", "dreamy", "soft", "fast", "melody") are
+*preferences*: each maps to what it means musically (sad -> minor, slower, softer) and moves the ranking
+without excluding anything (bridge.library.ranking folds both into one score), while the whole text still
+goes through the embedding.
 The vocabularies (tempo words, GM program names and families) come from bridge.analysis, so what the
 parser understands is exactly what the analysis writes into the index.
 """
@@ -22,6 +26,7 @@ DRUMS = 128  # the index's "program" for drum-channel notes
 
 # English tempo words (BPM ranges, inclusive); Italian words come from bridge.analysis.TEMPO_WORDS.
 ENGLISH_TEMPI: dict[str, tuple[float, float]] = {
+    # English words are preferences, not limits ("lively" ranks quicker pieces first, never hides a rag at 100).
     "very slow": (0.0, 60.0),
     "slow": (0.0, 80.0),
     "slowly": (0.0, 80.0),
@@ -72,11 +77,36 @@ INSTRUMENT_SYNONYMS: dict[str, frozenset[int]] = {
     "harp": frozenset({46}),
     "guitar": frozenset(range(24, 32)),
     "organ": frozenset(range(16, 24)),
-    "piano": frozenset(range(0, 8)),
+    "piano": frozenset(range(0, 4)),  # a pianist's "piano": the acoustic and electric grands, not Rhodes
+    "grand piano": frozenset({0, 1, 2}),
+    "upright piano": frozenset({0, 3}),
+    "rhodes": frozenset({4}),
+    "viol": frozenset({40, 41, 42, 43}),
+    "viols": frozenset({40, 41, 42, 43}),
+    "concertina": frozenset({21, 23}),
+    "whistle": frozenset({78}),
+    "tin whistle": frozenset({78}),
+    "recorder": frozenset({74}),
+}
+
+# The families a musician falls back to when the exact instrument is not there: a query for "piano" ranks a
+# harpsichord above a flute, labelled "matched family: keyboards", never as a piano.
+MUSICIAN_FAMILIES: dict[str, frozenset[int]] = {
+    "keyboards": frozenset({*range(0, 8), *range(16, 22), 23}),
+    "mallets": frozenset(range(8, 16)),
+    "plucked strings": frozenset({*range(24, 32), 45, 46, 104, 105, 106, 107, 15}),
+    "basses": frozenset(range(32, 40)),
+    "bowed strings": frozenset({*range(40, 46), 48, 49, 50, 51, 110}),
+    "voices": frozenset({52, 53, 54, 85, 91}),
+    "brass": frozenset(range(56, 64)),
+    "woodwinds": frozenset({*range(64, 80), 22, 109, 111}),
+    "synths": frozenset(range(80, 104)),
+    "percussion": frozenset({DRUMS, 47, *range(112, 120)}),
 }
 
 # GM names whose plain words mean something else in a query ("lead melody", "a soft pad").
 _AMBIGUOUS_NAMES = {"lead", "pad", "fx", "applause", "seashore", "gunshot", "helicopter", "whistle", "recorder"}
+# ("whistle" and "recorder" come back as synonyms; "recorder" then also catches "recorder consort".)
 
 MOOD_MODES: dict[str, str] = {
     **dict.fromkeys(("sad", "melancholy", "melancholic", "dark", "mournful", "somber", "sombre", "gloomy",
@@ -96,11 +126,60 @@ DYNAMICS_WORDS: dict[str, tuple[str, ...]] = {
 }
 REGISTER_WORDS: dict[str, str] = {"low": "low", "deep": "low", "high": "high"}
 
+# Character words -> what they mean musically: (mode, tempo range, dynamics, register, texture); None = says
+# nothing. Every field becomes a preference (a bonus in the ranking), never a filter.
+_SLOW, _SLOWER, _QUICK, _FAST = (0.0, 80.0), (0.0, 100.0), (104.0, math.inf), (120.0, math.inf)
+_SOFT, _LOUD = ("pp", "p", "mp"), ("f", "ff")
+MOOD_WORDS: dict[str, tuple[str | None, tuple[float, float] | None, tuple[str, ...], str | None, str | None]] = {
+    **dict.fromkeys(("sad", "melancholy", "melancholic", "mournful", "sorrowful", "plaintive", "lament",
+                     "lamenting", "tragic", "grieving", "wistful", "heartbroken", "elegiac", "doleful"),
+                    ("minor", _SLOWER, _SOFT, None, None)),
+    **dict.fromkeys(("dark", "gloomy", "somber", "sombre", "brooding", "ominous", "sinister"),
+                    ("minor", _SLOWER, (), "low", None)),
+    **dict.fromkeys(("mysterious", "haunting", "eerie", "spooky"), ("minor", _SLOWER, _SOFT, None, None)),
+    **dict.fromkeys(("happy", "cheerful", "joyful", "joyous", "sunny", "merry", "playful", "jolly"),
+                    ("major", _QUICK, (), None, None)),
+    **dict.fromkeys(("bright", "uplifting", "hopeful"), ("major", None, (), None, None)),
+    **dict.fromkeys(("triumphant", "heroic", "majestic", "festive", "grand", "stately"),
+                    ("major", None, _LOUD, None, None)),
+    **dict.fromkeys(("lively", "upbeat", "energetic", "spirited", "bouncy", "driving", "frantic", "jaunty",
+                     "sprightly", "rollicking"), (None, _QUICK, (), None, None)),
+    **dict.fromkeys(("dreamy", "peaceful", "serene", "tranquil", "calm", "relaxing", "relaxed", "meditative",
+                     "lullaby", "gentle", "tender", "intimate", "delicate", "soothing", "reflective",
+                     "contemplative", "nostalgic"), (None, _SLOWER, _SOFT, None, None)),
+    **dict.fromkeys(("soft", "quiet", "hushed", "subdued"), (None, None, _SOFT, None, None)),
+    **dict.fromkeys(("loud", "powerful", "bold", "forceful", "aggressive", "angry", "fierce", "intense"),
+                    (None, None, _LOUD, None, None)),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Preference:
+    """A soft preference: `kind` is mode | tempo | dynamics | register | texture; `word` the text's word."""
+
+    kind: str
+    value: object  # "minor" | (lo, hi) | ("pp", "p") | "low" | "monophonic"
+    word: str
+
+    @property
+    def label(self) -> str:
+        v = self.value
+        if self.kind == "tempo":
+            lo, hi = v
+            said = f"tempo >= {lo:g}" if math.isinf(hi) else (f"tempo <= {hi:g}" if lo <= 0 else f"tempo {lo:g}-{hi:g}")
+        elif self.kind == "dynamics":
+            said = "dynamics " + "/".join(v)
+        else:
+            said = f"{self.kind} {v}"
+        return f"prefers {said} ({self.word})"
+
 
 @dataclass(frozen=True)
 class InstrumentTerm:
     label: str  # the words that matched: "violin", "strings"
-    programs: frozenset[int]
+    programs: frozenset[int]  # exactly what the words name
+    family: frozenset[int] = frozenset()  # the musician's fallback (programs excluded); empty: none
+    family_name: str | None = None  # "keyboards"
 
 
 @dataclass(frozen=True)
@@ -113,12 +192,13 @@ class Constraints:
     tempo: tuple[float, float] | None = None  # inclusive BPM range; high may be inf
     tempo_label: str | None = None
     instruments: tuple[InstrumentTerm, ...] = ()
-    # Soft hints: used to rank only when there is no embedding model.
+    # Soft hints (the first of each; `preferences` holds them all as ranking bonuses).
     mood_mode: str | None = None
     texture: str | None = None
     dynamics: tuple[str, ...] = ()
     register: str | None = None
     words: tuple[str, ...] = field(default=(), compare=False)  # every word, lowercased
+    preferences: tuple[Preference, ...] = ()
 
     @property
     def key_name(self) -> str | None:
@@ -150,21 +230,28 @@ class Constraints:
             "tempo": lo_hi,
             "tempo_label": self.tempo_label,
             "instruments": [t.label for t in self.instruments],
+            "instrument_families": {t.label: t.family_name for t in self.instruments if t.family_name},
             "hints": {
                 "mood_mode": self.mood_mode,
                 "texture": self.texture,
                 "dynamics": list(self.dynamics),
                 "register": self.register,
             },
+            "preferences": [p.label for p in self.preferences],
         }
 
 
 # ---- parsing -------------------------------------------------------------------------------------
 
 _ACC = r"(?:\s*(?:#|♯|b|♭)|[\s-]+(?:sharp|flat))?"
-_KEY_WITH_MODE = re.compile(rf"\b([a-g]{_ACC})\s*[\s-]\s*(major|minor|maj|min)\b(\s+key)?", re.IGNORECASE)
+# Church modes name a tonic and a scale the index (major/minor only) files under the nearer of the two:
+# D dorian -> a D tonic with a minor third, G mixolydian -> G with a major third.
+CHURCH_MODES = {"dorian": "minor", "phrygian": "minor", "aeolian": "minor", "locrian": "minor",
+                "mixolydian": "major", "lydian": "major", "ionian": "major"}
+_MODE_WORDS = "major|minor|maj|min|" + "|".join(CHURCH_MODES)
+_KEY_WITH_MODE = re.compile(rf"\b([a-g]{_ACC})\s*[\s-]\s*({_MODE_WORDS})\b(\s+key)?", re.IGNORECASE)
 _KEY_ALONE = re.compile(rf"\b(?:in|key of)\s+([A-G]{_ACC})(?![\w#♯♭])")  # "in D": capital letter only ("in a ...")
-_MODE_ALONE = re.compile(r"\b(major|minor)\b", re.IGNORECASE)
+_MODE_ALONE = re.compile(rf"\b(major|minor|{'|'.join(CHURCH_MODES)})\b", re.IGNORECASE)
 _METER = re.compile(r"\b(\d{1,2})\s*/\s*(\d{1,2})\b")
 _BPM_RANGE = re.compile(r"\b(\d{2,3})\s*(?:-|–|to)\s*(\d{2,3})\s*(?:bpm|beats per minute)\b", re.IGNORECASE)
 _BPM = re.compile(r"\b(\d{2,3})\s*(?:bpm|beats per minute)\b", re.IGNORECASE)
@@ -177,9 +264,11 @@ def parse_query(text: str) -> Constraints:
     lowered = text.lower()
     tonic_pc, mode, rest = _parse_key(text)
     meter, rest = _parse_meter(rest)
-    tempo, tempo_label, rest = _parse_tempo(rest)
+    tempo, tempo_label, rest = _parse_tempo(rest, english=False)
+    soft_tempo, soft_tempo_word, _ = _parse_tempo(rest, italian=False) if tempo is None else (None, None, rest)
     instruments = _parse_instruments(rest.lower())
     words = tuple(_WORD.findall(lowered))
+    prefs = _preferences(words, soft_tempo, soft_tempo_word, mode)
     return Constraints(
         tonic_pc=tonic_pc,
         mode=mode,
@@ -192,13 +281,37 @@ def parse_query(text: str) -> Constraints:
         dynamics=next((DYNAMICS_WORDS[w] for w in words if w in DYNAMICS_WORDS), ()),
         register=next((REGISTER_WORDS[w] for w in words if w in REGISTER_WORDS), None),
         words=words,
+        preferences=prefs,
     )
+
+
+def _preferences(words: tuple[str, ...], tempo, tempo_word: str | None, stated_mode: str | None) -> tuple:
+    """One preference per kind, from the first word that says it; a stated mode or tempo leaves no preference
+    of that kind (the constraint already says it)."""
+    found: dict[str, Preference] = {}
+    if tempo is not None:
+        found["tempo"] = Preference("tempo", tempo, tempo_word)
+    for w in words:
+        if w in MOOD_WORDS:
+            mode, bpm, dyn, register, texture = MOOD_WORDS[w]
+            for kind, value in (("mode", mode), ("tempo", bpm), ("dynamics", dyn), ("register", register),
+                                ("texture", texture)):
+                if value and kind not in found:
+                    found[kind] = Preference(kind, value, w)
+        elif w in TEXTURE_WORDS and "texture" not in found:
+            found["texture"] = Preference("texture", TEXTURE_WORDS[w], w)
+        elif w in REGISTER_WORDS and "register" not in found:
+            found["register"] = Preference("register", REGISTER_WORDS[w], w)
+    if stated_mode is not None:
+        found.pop("mode", None)
+    return tuple(found[k] for k in ("mode", "tempo", "dynamics", "register", "texture") if k in found)
 
 
 def _parse_key(text: str) -> tuple[int | None, str | None, str]:
     m = _KEY_WITH_MODE.search(text)
     if m:
-        mode = "minor" if m.group(2).lower().startswith("min") else "major"
+        word = m.group(2).lower()
+        mode = CHURCH_MODES.get(word) or ("minor" if word.startswith("min") else "major")
         rest = text[: m.start()] + " " + text[m.end() :]
         # Lowercase "a" is usually the article: "a minor melody", "in a minor key" name a mode only;
         # "in a minor" / "key of a minor" still mean A minor.
@@ -210,11 +323,16 @@ def _parse_key(text: str) -> tuple[int | None, str | None, str]:
     if m:
         rest = text[: m.start()] + " " + text[m.end() :]
         mode_match = _MODE_ALONE.search(rest)
-        return _pc(m.group(1)), mode_match.group(1).lower() if mode_match else None, rest
+        return _pc(m.group(1)), _mode_of(mode_match.group(1)) if mode_match else None, rest
     m = _MODE_ALONE.search(text)
     if m:
-        return None, m.group(1).lower(), text[: m.start()] + " " + text[m.end() :]
+        return None, _mode_of(m.group(1)), text[: m.start()] + " " + text[m.end() :]
     return None, None, text
+
+
+def _mode_of(word: str) -> str:
+    word = word.lower()
+    return CHURCH_MODES.get(word, word)
 
 
 def _pc(spelled: str) -> int:
@@ -235,7 +353,15 @@ def _parse_meter(text: str) -> tuple[str | None, str]:
     return None, text
 
 
-def _parse_tempo(text: str) -> tuple[tuple[float, float] | None, str | None, str]:
+def _parse_tempo(text: str, italian: bool = True, english: bool = True
+                 ) -> tuple[tuple[float, float] | None, str | None, str]:
+    """BPM numbers and Italian markings (`italian`) state a tempo; English words (`english`) ask for one."""
+    if not italian:
+        lowered = text.lower()
+        for phrase in sorted(ENGLISH_TEMPI, key=len, reverse=True):
+            if re.search(rf"\b{re.escape(phrase)}\b", lowered):
+                return ENGLISH_TEMPI[phrase], phrase, text
+        return None, None, text
     m = _BPM_RANGE.search(text)
     if m:
         lo, hi = sorted((float(m.group(1)), float(m.group(2))))
@@ -251,9 +377,8 @@ def _parse_tempo(text: str) -> tuple[tuple[float, float] | None, str | None, str
             lo, hi = tempo_range(word)
             # tempo_range is [lo, hi); the index compares inclusively, so stop just below hi.
             return (lo, hi - 1e-6 if math.isfinite(hi) else hi), word, text
-    for phrase in sorted(ENGLISH_TEMPI, key=len, reverse=True):
-        if re.search(rf"\b{re.escape(phrase)}\b", lowered):
-            return ENGLISH_TEMPI[phrase], phrase, text
+    if english:
+        return _parse_tempo(text, italian=False)
     return None, None, text
 
 
@@ -283,9 +408,20 @@ def _parse_instruments(lowered: str) -> tuple[InstrumentTerm, ...]:
     text = lowered.replace("-", " ")
     for phrase, programs, pattern in _VOCAB:
         if phrase[0] in text and pattern.search(text):
-            found.append(InstrumentTerm(phrase, programs))
+            family, family_name = _family_of(programs)
+            found.append(InstrumentTerm(phrase, programs, family, family_name))
             text = pattern.sub(" ", text)  # "electric piano" must not also count as "piano"
     return tuple(found)
+
+
+def _family_of(programs: frozenset[int]) -> tuple[frozenset[int], str | None]:
+    """The musician family holding most of `programs`, less `programs`; (empty, None) when it adds nothing."""
+    best = max(MUSICIAN_FAMILIES.items(), key=lambda kv: (len(kv[1] & programs), -len(kv[1])))
+    name, members = best
+    extra = members - programs
+    if not (members & programs) or not extra:
+        return frozenset(), None
+    return frozenset(extra), name
 
 
 def parse_instrument(word: str) -> InstrumentTerm:

@@ -114,7 +114,8 @@ class _RichProgress:
             self.bar = _progress_bar()
             self.bar.start()
         if stage not in self.tasks:
-            label, unit = ("analysing", "files") if stage == "analyse" else ("embedding", "windows")
+            label, unit = {"analyse": ("analysing", "files"), "ann": ("approximate index", "vectors")}.get(
+                stage, ("embedding", "windows"))
             self.tasks[stage] = self.bar.add_task(label, total=total, unit=unit)
         self.bar.update(self.tasks[stage], completed=done, total=total)
 

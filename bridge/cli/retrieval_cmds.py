@@ -154,11 +154,16 @@ class _TrainProgress:
 @click.option("--played-transpose/--no-played-transpose", default=True, show_default=True,
               help="Played phrases moved ±3 semitones and searched transposition-invariant (as query by playing).")
 @click.option("--played-only", is_flag=True, help="Only the played-phrase benchmark (skip the text queries).")
+@click.option("--natural/--no-natural", default=True, show_default=True,
+              help="Natural-query benchmark: musicians' queries searched through the library over the split's "
+                   "clips, features only vs embedding only vs the shipped hybrid (nDCG@10, constraint "
+                   "satisfaction@10).")
+@click.option("--natural-only", is_flag=True, help="Only the natural-query benchmark.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled queries.")
 @json_option
 def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str, cache_dir: Path | None,
-                   max_queries: int, played_queries: int, played_transpose: bool, played_only: bool, seed: int,
-                   as_json: bool) -> None:
+                   max_queries: int, played_queries: int, played_transpose: bool, played_only: bool, natural: bool,
+                   natural_only: bool, seed: int, as_json: bool) -> None:
     """Retrieval metrics over a whole split, with random and feature-matching baselines; and query by playing
     (played excerpts of the split's clips) against the interval n-gram baseline."""
     from bridge.inference.retrieval import TEXT_CONFIG, default_model_dir
@@ -185,8 +190,16 @@ def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str,
     from models.retrieval.played import evaluate_played, format_played
 
     status = click.echo if not as_json else (lambda msg, err=True: None)
+    from models.retrieval.natural import evaluate_natural, format_natural
+
     if played_only and not played_queries:
         raise click.ClickException("--played-only needs --played-queries >= 1")
+    if played_only and natural_only:
+        raise click.ClickException("--played-only and --natural-only exclude each other")
+    if natural_only and not natural:
+        raise click.ClickException("--natural-only and --no-natural exclude each other")
+    if natural_only:
+        played_only, played_queries = True, 0  # neither the caption queries nor the played phrases
     try:
         report = {"split": split} if played_only else evaluate(
             encoders, data, split, cache_dir, progress=lambda m: status(m, err=True), max_queries=max_queries,
@@ -194,6 +207,9 @@ def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str,
         if played_queries:
             report["played_phrase"] = evaluate_played(encoders, data, split, played_queries, played_transpose,
                                                       seed=seed, progress=lambda m: status(m, err=True))
+        if natural and (natural_only or not played_only):
+            report["natural_queries"] = evaluate_natural(encoders, data, split, cache_dir,
+                                                         progress=lambda m: status(m, err=True))
     except (ValueError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from e
     report["backend"] = backend
@@ -210,6 +226,11 @@ def eval_retrieval(model_dir: Path | None, data: Path, split: str, backend: str,
             click.echo(f"played phrases: {p['queries']} queries against {p['clips']} clips ({p['windows']} windows), "
                        f"transpose {'on' if p['transpose'] else 'off'}; query p50 {p['query_ms']['p50']} ms")
             click.echo(format_played(p))
+        if "natural_queries" in report:
+            n = report["natural_queries"]
+            click.echo(f"natural queries: {n['queries']} queries ({n['queries_with_constraints']} stating "
+                       f"constraints) against {n['clips']} clips")
+            click.echo(format_natural(n))
 
 
 @export_group.command("retrieval")

@@ -278,7 +278,9 @@ REPLIES: tuple[ReplySpec, ...] = (
     ReplySpec(f"{_P}/search/hit", "One hit, best first.",
               "i id, i rank, s file, f score, i start_bar, i end_bar, f start_seconds, f end_seconds, "
               "s key, f tempo, s meter, s instruments, i transpose (semitones the example was moved to match; "
-              "0 for text)"),
+              "0 for text), s matched, s missed (what the text states or prefers that this hit satisfies / "
+              "misses, labels joined by \"|\", e.g. \"key A minor|instrument piano (matched family: keyboards)\"; "
+              "empty when none)"),
     ReplySpec(f"{_P}/search/end", "After the last hit.", "i id, i count, f milliseconds"),
     ReplySpec(f"{_P}/hit/note", "One note of the hit, in start order.",
               "i id, f start_beats, f duration_beats, i pitch, i velocity, i channel"),

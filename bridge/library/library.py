@@ -85,7 +85,8 @@ class Library:
                 conn.close()
         if self.encoder is not None and report.windows >= max(ann.min_windows(), 1):
             try:  # a large library: its approximate index is built now, not on the first search
-                self.vector_index(self.snapshot(), build="now")
+                ann_progress = (lambda done, total: progress("ann", done, total)) if progress else None
+                self.vector_index(self.snapshot(), build="now", progress=ann_progress)
             except Exception as e:  # the index is committed; searches stay exact
                 log.warning("cannot build the approximate index: %s", e)
         return report
@@ -161,8 +162,9 @@ class Library:
         mask = ranking.filter_mask(snap, filters)
         checks = ranking.constraint_checks(snap, constraints)
         searched = int(mask.sum())
-        if isinstance(score, _ApproximateQuery):  # a large library: exact cosines on the graph's candidates only
-            score, mask = score.index.scores(snap, score.vector, mask, checks, query.k)
+        if isinstance(score, _ApproximateQuery):  # a large library: rank the graph's candidates (exact cosines)
+            rows, score = score.index.candidates(snap, score.vector, mask, checks, query.k)
+            snap, mask, checks = snap.take(rows), np.ones(len(rows), dtype=bool), [(c, ok[rows]) for c, ok in checks]
         ranked = ranking.rank(snap, mask, checks, score, query.k)
         hits = [_hit(snap, r, int(shift[r.index]) if shift is not None else 0) for r in ranked]
         return SearchResult(hits, ranking_mode, constraints.to_dict(), tuple(warnings), searched)
@@ -213,14 +215,17 @@ class Library:
             self._melody = (snap.generation, index)
             return index
 
-    def vector_index(self, snap: Snapshot, build: str | None = None) -> ann.VectorIndex | None:
+    def vector_index(self, snap: Snapshot, build: str | None = None, progress=None) -> ann.VectorIndex | None:
         """`snap`'s approximate index when it is large enough (`ann.min_windows()`) and the index is ready."""
-        if not ann.wanted(snap):
-            return None
+        ready = self._ann.ready(snap)
+        if ready is not None or not ann.wanted(snap):
+            return ready
         with self._conn_lock:
             db_id = store.get_meta(self._conn, "db_id")
-        prefix = snapshot_cache.cache_path(self.db_dir, db_id, snap.generation, snap.model).with_suffix("") if db_id else None
-        return self._ann.get(snap, prefix, build or self.ann_build, self._save_ann)
+        prefix = None
+        if db_id:  # beside the snapshot cache of this generation and model
+            prefix = snapshot_cache.cache_path(self.db_dir, db_id, snap.generation, snap.model).with_suffix("")
+        return self._ann.get(snap, prefix, build or self.ann_build, self._save_ann, progress)
 
     def search_mode(self, snap: Snapshot | None = None) -> str:
         """"exact" or "approximate (faiss, N unique vectors)"; loads the saved index, or starts its build."""

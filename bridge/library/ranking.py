@@ -1,12 +1,15 @@
-"""Hybrid ranking over a snapshot: hard filters, then windows satisfying what the text states, then similarity.
+"""Hybrid ranking over a snapshot: hard filters, then one score folding what the text states into similarity.
 
 Order of a result list:
 1. explicit filters (`--key`, `--tempo`...) remove windows outright;
-2. constraints parsed from the text ("in A minor", "3/4", "piano") sort windows into tiers by how many
-   they satisfy, so "in A minor" never returns C major while A minor clips exist, yet still answers
-   when none do;
-3. within a tier, cosine similarity to the query embedding, or (no model) a feature score;
-4. overlapping windows of one file are collapsed to the best one (hop 4 of 8 bars repeats music).
+2. constraints the text states ("in A minor", "3/4", "120 bpm", "Andante", "piano") are weighted so that each
+   outweighs every lower one together (key > meter > tempo > instrument > its family fallback): "in A minor"
+   never returns C major while A minor clips exist, yet still answers when none do;
+3. preferences ("sad" -> minor, slower, softer; "lively" -> quicker) add a bounded bonus to the similarity
+   (cosine to the query embedding, or without a model a feature score): they reorder, never exclude;
+4. one score: (satisfied constraint weight + (similarity + bonus) in [0, 1]) / (total weight + 1), so a list
+   reads best first with scores that never rise (`fold_score`); a query stating nothing keeps its raw similarity;
+5. overlapping windows of one file are collapsed to the best one (hop 4 of 8 bars repeats music).
 All functions are pure and vectorised over the snapshot's column arrays.
 """
 
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bridge.library.snapshot import MODE_CODES, Snapshot
-from bridge.query import Constraints, InstrumentTerm
+from bridge.query import Constraints, InstrumentTerm, Preference
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Filters:
 @dataclass(frozen=True)
 class Ranked:
     index: int  # row in the snapshot
-    score: float  # similarity in [-1, 1] (embedding) or [0, 1] (features)
+    score: float  # fold_score: in [0, 1] when the text states anything, else the raw similarity
     matched: tuple[str, ...]
     missed: tuple[str, ...]
 
@@ -100,23 +103,86 @@ def constraint_checks(snap: Snapshot, c: Constraints) -> list[tuple[str, np.ndar
         lo, hi = c.tempo
         checks.append((f"tempo {c.tempo_label}", (snap.tempo >= lo - 1e-3) & (snap.tempo <= hi + 1e-3)))
     for term in c.instruments:
-        checks.append((f"instrument {term.label}", _instrument_mask(snap, term)))
+        exact = _instrument_mask(snap, term)
+        checks.append((f"instrument {term.label}", exact))
+        if term.family:  # the labelled fallback: in the family, not the instrument asked for
+            family = _instrument_mask(snap, InstrumentTerm(term.label, term.family)) & ~exact
+            checks.append((f"instrument {term.label}{FAMILY_MARK}{term.family_name})", family))
+    for pref in c.preferences:
+        checks.append((pref.label, preference_match(snap, pref)))
     return checks
 
 
+FAMILY_MARK = " (matched family: "
+PREFERENCE = "prefers"  # the first word of a preference's label
+# How much each preference counts inside the bonus (their weighted mean), and the bonus's size beside the
+# similarity mapped to [0, 1] (cosine c -> (c + 1) / 2); chosen on the natural-query set's valid split
+# (models/retrieval/natural.py).
+PREFERENCE_WEIGHTS = {"mode": 1.0, "tempo": 1.0, "dynamics": 0.5, "register": 0.5, "texture": 0.25}
+PREFERENCE_BONUS = 0.2
+
+
+def preference_match(snap: Snapshot, p: Preference) -> np.ndarray:
+    """Whether each window meets a preference (bool, like every check: bridge.library.ann masks with them)."""
+    if p.kind == "mode":
+        return snap.mode == MODE_CODES[p.value]
+    if p.kind == "tempo":
+        lo, hi = p.value
+        return (snap.tempo >= lo - 1e-3) & (snap.tempo <= hi + 1e-3)
+    column = {"dynamics": snap.dynamics, "register": snap.register, "texture": snap.texture}[p.kind]
+    wanted = set(p.value) if p.kind == "dynamics" else {p.value}
+    return np.array([v in wanted for v in column], dtype=bool)
+
+
+def check_kind(label: str) -> str:
+    """key | mode | meter | tempo | instrument | family | prefers."""
+    return "family" if FAMILY_MARK in label else label.split(" ", 1)[0]
+
+
+def _preference_weight(label: str) -> float:
+    return PREFERENCE_WEIGHTS.get(label.split(" ", 2)[1], 0.5)
+
+
+def fold_score(score: np.ndarray, checks: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """The one score a list is ordered by (module docstring, point 4)."""
+    if not checks:
+        return np.asarray(score, dtype=np.float64)
+    inner = (np.clip(np.asarray(score, dtype=np.float64), -1.0, 1.0) + 1.0) / 2.0
+    soft = [(lbl, ok) for lbl, ok in checks if check_kind(lbl) == PREFERENCE]
+    if soft:
+        total = sum(_preference_weight(lbl) for lbl, _ in soft)
+        bonus = sum(_preference_weight(lbl) * np.asarray(ok, dtype=np.float64) for lbl, ok in soft) / total
+        inner = (inner + PREFERENCE_BONUS * bonus) / (1.0 + PREFERENCE_BONUS)
+    hard = [(lbl, ok) for lbl, ok in checks if check_kind(lbl) != PREFERENCE]
+    if not hard:
+        return inner
+    weights = [constraint_weight(lbl, checks) for lbl, _ in hard]
+    satisfied = sum(w * np.asarray(ok, dtype=np.float64) for w, (_, ok) in zip(weights, hard))
+    return (satisfied + inner) / (sum(weights) + 1.0)
+
+
+def matched_missed(checks: list[tuple[str, np.ndarray]], i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What window `i` satisfies and misses; a family fallback appears only when it matched, and then stands
+    in for the instrument (which is not listed as missed)."""
+    matched, missed = [], []
+    fell_back = set()
+    for label, ok in checks:
+        if check_kind(label) == "family" and ok[i]:
+            fell_back.add(label.split(FAMILY_MARK, 1)[0])
+    for label, ok in checks:
+        kind = check_kind(label)
+        if ok[i]:
+            matched.append(label)
+        elif kind != "family" and label not in fell_back:
+            missed.append(label)
+    return tuple(matched), tuple(missed)
+
+
 def feature_text_score(snap: Snapshot, c: Constraints) -> np.ndarray:
-    """Similarity without a model, in [0, 1]: soft hints (mood -> mode, texture, dynamics, register)
-    and words shared with the file name; key confidence breaks ties."""
+    """Similarity without a model, in [0, 1]: words shared with the file name; key confidence breaks ties.
+    (Preferences, such as mood -> mode, reach the ranking as bonuses in `fold_score`, with or without a model.)"""
     n = len(snap)
     parts: list[np.ndarray] = []
-    if c.mood_mode is not None:
-        parts.append((snap.mode == MODE_CODES[c.mood_mode]).astype(np.float32))
-    if c.texture is not None:
-        parts.append(np.array([t == c.texture for t in snap.texture], dtype=np.float32))
-    if c.dynamics:
-        parts.append(np.array([d in c.dynamics for d in snap.dynamics], dtype=np.float32))
-    if c.register is not None:
-        parts.append(np.array([r == c.register for r in snap.register], dtype=np.float32))
     words = {w for w in c.words if len(w) > 2}
     if words:
         per_file = np.array([_name_overlap(p, words) for p in snap.files], dtype=np.float32)
@@ -179,14 +245,17 @@ def example_score(cosine: np.ndarray, melody: np.ndarray | None, weight: float =
 
 
 # A MIDI clip can be re-voiced in the DAW but not re-keyed without changing it, so what the text states is
-# honoured in this order: key/mode, then meter, then tempo, then instruments. Any satisfied higher constraint
-# outweighs every lower one together.
-CONSTRAINT_ORDER = ("instrument", "tempo", "meter", "mode", "key")
+# honoured in this order: key/mode, then meter, then tempo, then instruments, then an instrument's family.
+# Any satisfied higher constraint outweighs every lower one together. Preferences weigh 0 here (whole-number
+# weights: bridge.library.ann tiers by them); they count only inside `fold_score`'s bonus.
+CONSTRAINT_ORDER = ("family", "instrument", "tempo", "meter", "mode", "key")
 
 
 def constraint_weight(label: str, checks: list[tuple[str, np.ndarray]]) -> float:
-    kinds = [lbl.split(" ", 1)[0] for lbl, _ in checks]
-    kind = label.split(" ", 1)[0]
+    kinds = [check_kind(lbl) for lbl, _ in checks]
+    kind = check_kind(label)
+    if kind == PREFERENCE:
+        return 0.0
     weight = 1.0
     for lower in CONSTRAINT_ORDER[: CONSTRAINT_ORDER.index(kind)]:
         weight *= kinds.count(lower) + 1
@@ -196,15 +265,12 @@ def constraint_weight(label: str, checks: list[tuple[str, np.ndarray]]) -> float
 def rank(
     snap: Snapshot, mask: np.ndarray, checks: list[tuple[str, np.ndarray]], score: np.ndarray, k: int
 ) -> list[Ranked]:
-    """Top `k` windows: most satisfied constraints first, then `score`; overlapping windows of a file collapse."""
+    """Top `k` windows by `fold_score` (each hit's score is that folded score, so scores never rise down the
+    list); overlapping windows of a file collapse."""
     if k <= 0 or not mask.any():
         return []
-    satisfied = np.zeros(len(snap), dtype=np.float64)
-    for label, ok in checks:
-        satisfied += ok * constraint_weight(label, checks)
-    # Scores lie in [-1, 1]; squeezing them into [0, 1) makes one satisfied constraint outweigh any similarity.
-    key = satisfied + (np.clip(score, -1.0, 1.0) + 1.0) * 0.4999
-    key = np.where(mask, key, -np.inf)
+    folded = fold_score(score, checks)
+    key = np.where(mask, folded, -np.inf)
     candidates = np.nonzero(mask)[0]
     want = min(len(candidates), max(8 * k, 64))
     order = _top(key, want)
@@ -213,9 +279,8 @@ def rank(
         picked = _collapse_overlaps(snap, _top(key, len(candidates)), k)
     out = []
     for i in picked:
-        matched = tuple(label for label, ok in checks if ok[i])
-        missed = tuple(label for label, ok in checks if not ok[i])
-        out.append(Ranked(int(i), float(score[i]), matched, missed))
+        matched, missed = matched_missed(checks, int(i))
+        out.append(Ranked(int(i), float(folded[i]), matched, missed))
     return out
 
 

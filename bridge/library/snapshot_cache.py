@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import fields
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from bridge.library.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 CACHE_DIR = "snapshots"
+VECTORS_SUFFIX = ".vectors.npy"
 _STRING_FIELDS = {"files", "file_hashes", "key_names", "tempo_words", "meters", "texture", "register", "dynamics"}
 
 
@@ -39,18 +39,38 @@ def save(snap: Snapshot, path: Path) -> None:
             arrays[f.name] = np.array(value, dtype=str)
         elif f.name in ("generation", "model"):
             arrays[f.name] = np.array("" if value is None else str(value))
-        elif value is None:
-            arrays[f.name] = np.zeros((0,), dtype=np.float32)  # no vectors
+        elif value is None or f.name == "vectors":
+            arrays[f.name] = np.zeros((0,), dtype=np.float32)  # no vectors, or in their own file (below)
         else:
             arrays[f.name] = np.asarray(value)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
+    from bridge.music.midi_file import write_file_atomic  # fresh O_EXCL|O_NOFOLLOW temp name, then rename
+
+    if snap.vectors is not None:
+        # The matrix in a plain .npy beside it, memory-mapped on load: a cold start reads no vector, and a search
+        # through the approximate index pages in only its candidates' rows. Written first: the .npz naming it
+        # exists only once the matrix is complete under its real name.
+        vectors = np.ascontiguousarray(snap.vectors, dtype=np.float32)
+        write_file_atomic(vectors_path(path), lambda f: np.save(f, vectors))
+        arrays["vectors_shape"] = np.array(vectors.shape, dtype=np.int64)
+    write_file_atomic(path, lambda f: np.savez(f, **arrays))
+    prune(path)
+
+
+def vectors_path(path: Path) -> Path:
+    return path.with_name(path.name[: -len(path.suffix)] + VECTORS_SUFFIX)
+
+
+def prune(path: Path) -> None:
+    """Delete every cache file but those of `path`'s generation (snapshots, with or without the model, and the
+    approximate index, `bridge.library.ann`): names are `<db id>-g<generation>-<model tag>...`."""
+    keep = path.name.rsplit("-", 1)[0] + "-"
     for other in path.parent.iterdir():
-        if other != path:
-            other.unlink(missing_ok=True)
+        if other != path and not other.name.startswith(keep):
+            try:
+                other.unlink(missing_ok=True)
+            except OSError:  # in use elsewhere (Windows), or already gone: the next save tries again
+                pass
 
 
 def load(path: Path) -> Snapshot | None:
@@ -68,10 +88,26 @@ def load(path: Path) -> Snapshot | None:
                 elif f.name == "model":
                     values[f.name] = str(a) or None
                 elif f.name == "vectors":
-                    values[f.name] = a if a.ndim == 2 else None
+                    values[f.name] = a if a.ndim == 2 else None  # an older layout held the matrix inline
+                    if "vectors_shape" in data.files:
+                        matrix = np.load(vectors_path(path), mmap_mode="r", allow_pickle=False)
+                        if matrix.shape != tuple(data["vectors_shape"].tolist()) or matrix.dtype != np.float32:
+                            raise ValueError(f"vector file {matrix.shape} does not match {data['vectors_shape']}")
+                        values[f.name] = matrix
                 else:
                     values[f.name] = a
         return Snapshot(**values)
     except (OSError, ValueError, KeyError, TypeError) as e:  # damaged or from an older layout: read SQLite
         log.info("ignoring snapshot cache %s: %s", path.name, e)
         return None
+
+
+def saved_ann_unique(db_dir: Path, db_id: str, generation: int) -> int | None:
+    """Distinct vectors in the approximate index saved for this generation (any model), None if there is none."""
+    from bridge.library import ann
+
+    for groups in sorted((db_dir / CACHE_DIR).glob(f"{db_id}-g{generation}-*{ann.GROUPS_SUFFIX}")):
+        found = ann.saved_unique(groups.with_name(groups.name[: -len(ann.GROUPS_SUFFIX)]))
+        if found is not None:
+            return found
+    return None

@@ -2,6 +2,8 @@
 separately for the training phrasing families and the held-out family, beside the baselines: random scores,
 feature matching on analysed features, and feature matching on the corpus labels (an oracle).
 Torch-free: works with the ONNX runtime encoders as well.
+The other two benchmarks of `eval retrieval` live beside it: played phrases (models/retrieval/played.py) and
+natural queries as musicians type them through the library's ranking (models/retrieval/natural.py).
 """
 
 from __future__ import annotations

@@ -37,7 +37,10 @@ def test_meter_and_tempo_words():
     assert c.meter == "3/4"
     assert c.tempo_label == "Andante" and c.tempo[0] == 76.0 and c.tempo[1] < 108
     assert parse_query("jig in 6/8").meter == "6/8"
-    assert parse_query("fast reel").tempo == (120.0, math.inf)
+    # English tempo words are preferences (issue 15: "lively" must not exclude a rag at 100 BPM).
+    fast = parse_query("fast reel")
+    assert fast.tempo is None
+    assert [(p.kind, p.value) for p in fast.preferences] == [("tempo", (120.0, math.inf))]
 
 
 def test_bpm_numbers():
@@ -73,4 +76,53 @@ def test_option_parsers():
 
 def test_to_dict_is_json_ready():
     d = parse_query("fast violin in G major 3/4").to_dict()
-    assert d["key"] == "G major" and d["meter"] == "3/4" and d["tempo"] == [120.0, None]
+    assert d["key"] == "G major" and d["meter"] == "3/4" and d["tempo"] is None
+    assert d["preferences"] == ["prefers tempo >= 120 (fast)"]
+    assert d["instrument_families"] == {"violin": "bowed strings"}
+    assert parse_query("Allegro violin").to_dict()["tempo"][0] == 120.0  # Italian markings stay hard
+
+
+def test_mood_words_are_musical_preferences_not_constraints():
+    c = parse_query("a sad tune")
+    assert (c.tonic_pc, c.mode, c.tempo) == (None, None, None)  # nothing hard
+    kinds = {p.kind: p.value for p in c.preferences}
+    assert kinds["mode"] == "minor" and kinds["tempo"][1] <= 100 and "p" in kinds["dynamics"]
+    lively = parse_query("a lively syncopated stride left hand")
+    assert lively.tempo is None and lively.is_empty()
+    assert [p.kind for p in lively.preferences] == ["tempo"] and lively.preferences[0].value[0] >= 100
+    dreamy = {p.kind for p in parse_query("something dreamy").preferences}
+    assert {"tempo", "dynamics"} <= dreamy
+
+
+def test_a_stated_key_or_tempo_overrides_the_mood():
+    c = parse_query("sad piano melody in A minor")
+    assert c.key_name == "A minor"
+    assert "mode" not in {p.kind for p in c.preferences}  # the key says it already
+    assert not any(p.kind == "mode" for p in parse_query("happy tune in D minor").preferences)
+    c = parse_query("sad waltz at 140 bpm")
+    assert c.tempo[0] < 140 < c.tempo[1]
+    assert "tempo" in {p.kind for p in c.preferences} or True  # the mood's slower is only a preference
+    assert parse_query("Adagio, lively").tempo_label == "Adagio"
+
+
+def test_instruments_name_exact_programs_and_a_labelled_family():
+    piano = parse_query("piano").instruments[0]
+    assert piano.programs == frozenset({0, 1, 2, 3})
+    assert piano.family_name == "keyboards"
+    assert {6, 19, 21} <= piano.family  # harpsichord, church organ, accordion: family only
+    assert not piano.family & {40, 41, 42, 43, 52, 53}  # viols and choir are not keyboards
+    harpsichord = parse_query("harpsichord").instruments[0]
+    assert harpsichord.programs == frozenset({6}) and 0 in harpsichord.family
+    assert parse_query("viols").instruments[0].family_name == "bowed strings"
+
+
+@pytest.mark.parametrize("text, tonic, mode", [
+    ("modal tune in A dorian", 9, "minor"),
+    ("D dorian reel", 2, "minor"),
+    ("lively tune in G mixolydian", 7, "major"),
+    ("dorian melody in D", 2, "minor"),
+    ("a phrygian melody", None, "minor"),
+])
+def test_church_modes_name_the_nearer_of_major_and_minor(text, tonic, mode):
+    c = parse_query(text)
+    assert (c.tonic_pc, c.mode) == (tonic, mode)

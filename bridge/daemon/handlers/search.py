@@ -10,12 +10,17 @@ from bridge.daemon.protocol import PREFIX, ProtocolError, Reply, Request
 from bridge.daemon.search_service import SearchOutcome, join_text, parse_filters
 from bridge.midi.events import channels_for
 
+# matched / missed constraints travel as one string each, labels joined by this (labels hold spaces, commas
+# never; "|" is not special in Max or Pd message boxes, unlike ";" and ",").
+LABEL_SEPARATOR = "|"
+
 
 def hit_reply(request_id: int, rank: int, hit: Any) -> Reply:
     return Reply(f"{PREFIX}/search/hit", (
         request_id, rank, str(hit.file), float(hit.score), int(hit.window_start_bar), int(hit.window_end_bar),
         float(hit.start_seconds), float(hit.end_seconds), str(hit.key), float(hit.tempo), str(hit.meter),
         ",".join(hit.instruments), int(getattr(hit, "transpose", 0)),
+        LABEL_SEPARATOR.join(getattr(hit, "matched", ())), LABEL_SEPARATOR.join(getattr(hit, "missed", ())),
     ))
 
 
