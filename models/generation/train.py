@@ -170,8 +170,10 @@ def train(kind: str, data_dir: Path, out: Path, minutes: float, seed: int = 0, c
             last_eval = time.time()
             if done:
                 break
+        # With --max-steps the schedule follows steps (reproducible on a loaded machine), else the clock.
+        frac = max(elapsed / budget, step / max_steps) if max_steps else elapsed / budget
         for g in opt.param_groups:
-            g["lr"] = lr_at(elapsed / budget, step, lr)
+            g["lr"] = lr_at(frac, step, lr)
         a, b = get_batch(train_songs, rng, batch, max_len)
         if kind == "backbone":
             loss = model.loss(a, b)

@@ -133,7 +133,7 @@ def test_generate_cli_writes_two_tracks_without_importing_torch(tiny_exported, t
     from bridge.music import load_midi
 
     piece = load_midi(midi)
-    assert set(piece.notes.track.tolist()) == {0, 1}
+    assert {0, 1} <= set(piece.notes.track.tolist())  # chords and melody (the texture may add bass, drums)
     assert str(piece.time_signature_at(0)) == "6/8"
     assert len(piece.bar_starts()) <= 4 + 1
     longer = load_midi(tmp_path / "y.mid")
@@ -153,3 +153,14 @@ def test_eval_prompts_and_export_cli(tiny_exported, tmp_path):
                                   str(runs / "mel" / "ckpt.pt"), "--out", str(tmp_path / "exp")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "exp" / "melody.onnx").exists()
+
+
+def test_heldout_nll_of_onnx_export_matches_the_checkpoint(tiny_exported, toy_data):
+    """The shipped models are ONNX only: their held-out NLL must be the same figure as the checkpoint's."""
+    from models.generation.evaluate import heldout_nll
+
+    out, _, runs = tiny_exported
+    for ckpt, onnx_name in ((runs / "bb" / "ckpt.pt", "backbone.onnx"), (runs / "mel" / "ckpt.pt", "melody.onnx")):
+        a = heldout_nll(ckpt, toy_data, max_len=96)
+        b = heldout_nll(out / onnx_name, toy_data, max_len=96)
+        assert np.isfinite(a) and abs(a - b) < 1e-4
