@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "daemon"))
 
-from daemon_harness import JackServer, OscClient, Recorder, start_daemon  # noqa: E402
+from daemon_harness import JackServer, OscClient, Recorder, notes_from, start_daemon  # noqa: E402
 
 RATE = 48000
 
@@ -63,12 +63,7 @@ def soak(minutes: float, bpm: float, every: float = 10.0, jack: JackServer | Non
         if own_jack:
             jack.stop()
     ons = [f for f, d in recorder.events if len(d) == 3 and d[0] & 0xF0 == 0x90 and d[2] > 0]
-    sounding = set()
-    for _, d in recorder.events:
-        if len(d) == 3 and d[0] & 0xF0 == 0x90 and d[2] > 0:
-            sounding.add((d[0] & 0x0F, d[1]))
-        elif len(d) == 3 and d[0] & 0xF0 in (0x80, 0x90):
-            sounding.discard((d[0] & 0x0F, d[1]))
+    _, sounding = notes_from(recorder.events)
     sixteenth = RATE * 60.0 / bpm / 4
     first = ons[0] if ons else 0
     errors = [min((f - first) % sixteenth, sixteenth - (f - first) % sixteenth) for f in ons]

@@ -54,9 +54,12 @@ LIVE_REQUESTS: tuple[Address, ...] = (
             "on every channel the daemon used (all: on all 16, for notes an earlier, killed daemon left sounding).",
             args=(Arg("all", "i", "1: all 16 channels", 0, 1, optional=True, default=0),),
             replies=(f"{_P}/panic",), example="ii 38 1"),
-    Address(f"{_P}/latency/set", "Output latency compensation: MIDI goes out this many ms earlier (0..500).",
-            args=(Arg("ms", "f", "milliseconds", 0.0, 500.0),),
-            replies=(f"{_P}/latency/set",), example="if 37 12"),
+    Address(f"{_P}/latency/set", "Output latency compensation: MIDI goes out this many ms earlier (0..500), on "
+            "every port, or on one port (out, or a role's port with --role-ports).",
+            args=(Arg("ms", "f", "milliseconds", 0.0, 500.0),
+                  Arg("port", "s", "all, out, chords, bass, melody or drums", optional=True, default="all",
+                      choices=("all", "out", "chords", "bass", "melody", "drums"))),
+            replies=(f"{_P}/latency/set",), example="ifs 37 12 melody"),
 )
 
 LIVE_REPLIES: tuple[ReplySpec, ...] = (
@@ -75,7 +78,7 @@ LIVE_REPLIES: tuple[ReplySpec, ...] = (
               "i id, f start_beat, i bars, s key, f ready_ms_before_bar_line"),
     ReplySpec(f"{_P}/generate/call/stop", "Disarmed.", "i id"),
     ReplySpec(f"{_P}/panic", "Everything released.", "i id, i events_cancelled"),
-    ReplySpec(f"{_P}/latency/set", "Latency compensation in use.", "i id, f ms"),
+    ReplySpec(f"{_P}/latency/set", "Latency compensation in use.", "i id, f ms, s port"),
 )
 
 __all__ = ["LIVE_REQUESTS", "LIVE_REPLIES", "MAX_ID", "MAX_TEXT"]

@@ -89,6 +89,8 @@ class Scheduler:
         self.lookahead = lookahead
         self.feed_interval = feed_interval
         self.latency_ms = 0.0  # output latency compensation: events go out this much earlier
+        # Per-channel compensation (a role's port with its own synth): overrides latency_ms on those channels.
+        self.channel_latency_ms: dict[int, float] = {}
         self._pending: list[tuple[float, int, int, bytes, Stream]] = []  # (beat, order, seq, data, stream)
         self._seq = itertools.count()
         self._stream_ids = itertools.count(1)
@@ -101,7 +103,17 @@ class Scheduler:
 
     @property
     def latency_ticks(self) -> int:
-        return int(self.latency_ms * self.io.rate / 1000.0)
+        """The largest compensation in use (how far ahead events must be taken from the beat domain)."""
+        most = max([self.latency_ms, *self.channel_latency_ms.values()])
+        return int(most * self.io.rate / 1000.0)
+
+    def set_latency(self, ms: float, channels: set[int] | None = None) -> None:
+        """Compensation for the whole output, or for these channels (their port) only."""
+        if channels is None:
+            self.latency_ms = float(ms)
+            return
+        for ch in channels:
+            self.channel_latency_ms[ch] = float(ms)
 
     def start_lead_ticks(self) -> int:
         """How far ahead of now the first event of new material must lie so it is never already late."""
@@ -162,8 +174,8 @@ class Scheduler:
         self.streams.pop(stream.id, None)
         return dropped + len(offs)
 
-    def stop(self) -> int:
-        """Cancel every stream and release every sounding note."""
+    def _drop_all(self) -> int:
+        """Forget every pending event and stream (the writer releases what sounds)."""
         n = len(self._pending)
         self._pending.clear()
         for stream in list(self.streams.values()):
@@ -171,18 +183,15 @@ class Scheduler:
             stream.open.clear()
             stream.cancelled = True
         self.streams.clear()
-        return n + self.io.cancel()
+        return n
+
+    def stop(self) -> int:
+        """Cancel every stream and release every sounding note."""
+        return self._drop_all() + self.io.cancel()
 
     def panic(self, every_channel: bool = False) -> int:
         """`stop`, then All Notes Off / All Sound Off on every channel used (or all 16)."""
-        n = len(self._pending)
-        self._pending.clear()
-        for stream in list(self.streams.values()):
-            stream.pending = 0
-            stream.open.clear()
-            stream.cancelled = True
-        self.streams.clear()
-        return n + self.io.panic(every_channel)
+        return self._drop_all() + self.io.panic(every_channel)
 
     @property
     def pending(self) -> int:
@@ -193,11 +202,14 @@ class Scheduler:
         if not self.clock.state.running:
             return 0
         now = self.io.now()
-        latency = self.latency_ticks
-        horizon = self.clock.beat_at(now + self.lookahead_ticks + latency)
+        horizon = self.clock.beat_at(now + self.lookahead_ticks + self.latency_ticks)
+        rate_ms = self.io.rate / 1000.0
+        default = int(self.latency_ms * rate_ms)
+        per_channel = {ch: int(ms * rate_ms) for ch, ms in self.channel_latency_ms.items()}
         batch = []
         while pending and pending[0][0] <= horizon:
             beat, _, _, data, stream = heapq.heappop(pending)
+            latency = per_channel.get(data[0] & 0x0F, default) if per_channel and data[0] < 0xF0 else default
             tick = self.clock.tick_at(beat) - latency
             batch.append((tick, data))
             stream.pending -= 1

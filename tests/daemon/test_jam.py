@@ -485,3 +485,36 @@ def test_stop_and_panic_on_start_send_all_notes_off(tmp_path, jack_server):
         client.close()
         daemon.stop()
         recorder.close()
+
+
+def test_latency_compensation_per_port(tmp_path, jack_server):
+    daemon = start_daemon(tmp_path, jack_server, "--no-web", "--role-ports")
+    chords, melody = Recorder(jack_server.name, "latchords"), Recorder(jack_server.name, "latmelody")
+    client = OscClient(daemon.port)
+    try:
+        deadline = time.monotonic() + 30
+        while client.status().get("jam") is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        client.request("/midibridge/generate/start", 1, "in C major", "bars=1", reply="/midibridge/generate/start",
+                       timeout=20)  # creates the role ports
+        time.sleep(3.0)
+        chords.connect_from("midibridge:chords")
+        melody.connect_from("midibridge:melody")
+        reply = client.request("/midibridge/latency/set", 2, 10.0, "melody", reply="/midibridge/latency/set")
+        assert reply[-1].params == [2, 10.0, "melody"]
+        client.request("/midibridge/generate/start", 3, "in C major", "bars=2", "density=3", "tempo=120",
+                       reply="/midibridge/generate/start", timeout=20)
+        time.sleep(6.0)
+        c_ons, m_ons = note_ons(chords.events), note_ons(melody.events)
+        assert c_ons and m_ons
+        sixteenth = frames_per_beat(120) / 4
+        shift = (c_ons[0][0] - m_ons[0][0]) % sixteenth
+        if client.status()["xruns"] == 0 and chords.xruns == 0 and melody.xruns == 0:
+            assert abs(shift - 480) <= 1, shift  # the melody's port 10 ms early, the chords' on the grid
+        err = client.request("/midibridge/latency/set", 4, 5.0, "sitar", reply="/midibridge/error")[-1].params
+        assert "port must be one of" in err[1]
+    finally:
+        client.close()
+        chords.close()
+        melody.close()
+        daemon.stop()

@@ -67,8 +67,17 @@ def table(ctx: Context):
         return [Reply(f"{PREFIX}/panic", (req.id, midi.panic(every_channel=bool(req["all"]))))]
 
     def latency(req: Request) -> list[Reply]:
-        midi.scheduler.latency_ms = float(req["ms"])
-        return [Reply(f"{PREFIX}/latency/set", (req.id, float(req["ms"])))]
+        port, ms = req["port"], float(req["ms"])
+        if port == "all":
+            midi.scheduler.set_latency(ms)
+            midi.scheduler.channel_latency_ms.clear()
+        elif port == "out":
+            midi.scheduler.set_latency(ms)  # channels routed to role ports keep their own
+        else:
+            if live is None or not live.role_ports:
+                raise ProtocolError(f"no {port} port: start the daemon with --role-ports", req.id)
+            midi.scheduler.set_latency(ms, {live.settings.channels[port]})
+        return [Reply(f"{PREFIX}/latency/set", (req.id, ms, port))]
 
     def ctx_reply_address(req: Request) -> tuple[str, int]:
         # Replies that come later (listen, call answers) are sent as replies to this sender: the OSC server
