@@ -15,7 +15,8 @@ import os
 import time
 from dataclasses import dataclass, replace
 
-from bridge.analysis.names import pc_name, uses_flats
+from bridge.analysis.chords import chord_symbol as analysis_symbol
+from bridge.analysis.key import KeyEstimate
 from bridge.generation import vocab as V
 from bridge.generation.encoding import BarEvents, Song, beats_per_bar, positions_per_bar
 from bridge.generation.live import BarGenerator, GeneratorState, LiveControls
@@ -41,12 +42,10 @@ class LiveBar:
 
 
 def chord_symbol(token: int, tonic_pc: int, mode: str) -> str:
+    """A chord token as the analysis names chords ('Am7/G'), spelled in the stream's key."""
     root, q, inv = V.chord_of_token(token)
-    name = pc_name(root, uses_flats(tonic_pc, mode)) + V.QUALITY_SUFFIX[q]
-    if inv:
-        pcs = V.chord_pcs(root, q)
-        name += "/" + pc_name(pcs[min(inv, len(pcs) - 1)], uses_flats(tonic_pc, mode))
-    return name
+    pcs = V.chord_pcs(root, q)
+    return analysis_symbol(root, V.QUALITIES[q], pcs[min(inv, len(pcs) - 1)], KeyEstimate.of(tonic_pc, mode))
 
 
 def realize(song: Song, bar: BarEvents, index: int, state: dict) -> tuple[list[tuple], dict]:
@@ -160,7 +159,7 @@ class GenerationHost:
             c = gen.controls.base
             out.append(LiveBar(index, tuple(chord_symbol(t, c.tonic_pc, c.mode) for t in bar.chords),
                                tuple(notes), gen.song.bar_quarters, (time.perf_counter() - t0) * 1000.0,
-                               f"{pc_name(c.tonic_pc, uses_flats(c.tonic_pc, c.mode))} {c.mode}", bar))
+                               KeyEstimate.of(c.tonic_pc, c.mode).name, bar))
         return out
 
     def rewind(self, bar_index: int, controls: LiveControls | None = None) -> int:

@@ -54,7 +54,6 @@ class JamSettings:
     channels: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CHANNELS))
     lookahead: float = 8.0  # beats
     commit: float = 4.0  # beats
-    prompt_words: tuple[str, ...] = ()
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -133,9 +132,8 @@ def apply_controls(settings: JamSettings, items: tuple[str, ...], prompt: str = 
             raise ProtocolError(f"{name} must be a number, got {value!r}") from None
     if commit > lookahead:
         raise ProtocolError(f"commit ({commit:g} beats) must not exceed lookahead ({lookahead:g} beats)")
-    words_left = tuple(base.unmatched)
     return JamSettings(replace(settings.controls, base=base, density=density), frozenset(muted), channels,
-                       lookahead, commit, words_left or settings.prompt_words)
+                       lookahead, commit)
 
 
 def _ranged(name: str, value: float, lo: float, hi: float) -> float:
@@ -541,14 +539,11 @@ class JamSession:
             self.state = "stopped"
         self.broadcast_state()
 
-    def _call_notes(self, until_beat: float | None = None) -> list[tuple[float, float, int, int]]:
+    def _call_notes(self) -> list[tuple[float, float, int, int]]:
+        """The call's notes so far; a key still held counts up to the playhead."""
         call = self.call
-        notes = list(call.notes)
         now = self.midi.scheduler.playhead()
-        notes += [(s, max(now - s, 0.05), p, v) for p, (s, v) in call.open.items()]
-        if until_beat is not None:
-            notes = [n for n in notes if n[0] < until_beat]
-        return notes
+        return list(call.notes) + [(s, max(now - s, 0.05), p, v) for p, (s, v) in call.open.items()]
 
     def _call_bars(self, call: Call, n_bars: int, controls: LiveControls):
         """The call's first `n_bars` bars as model bars (chords derived), with the key heard so far."""
