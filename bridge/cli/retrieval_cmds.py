@@ -60,6 +60,15 @@ def _offline_env() -> None:
 @click.option("--resume", is_flag=True, help="Continue from OUT/model.pt (config and tokenizer from OUT).")
 @click.option("--init-from", type=_dir, default=None,
               help="Start from this run's weights (config, tokenizer too) with a fresh optimizer and schedule.")
+@click.option("--init-from-onnx", type=_dir, default=None,
+              help="Start from an exported model directory's ONNX towers (e.g. the shipped model), fresh optimizer.")
+@click.option("--view-weight", type=float, default=0.0, show_default=True,
+              help="Weight of the MIDI<->MIDI objective: each library window against a played or re-voiced view "
+                   "of its first bars (0: off). Selection then adds the valid view top-3 to R@10.")
+@click.option("--text-weight", type=float, default=1.0, show_default=True,
+              help="Weight of the text<->MIDI objective; 0 with --view-weight trains without encoding the captions.")
+@click.option("--distill-weight", type=float, default=0.0, show_default=True,
+              help="Keep each window's vector near the initial model's (1 - cosine) with this weight (0: off).")
 @click.option("--aux-weight", type=float, default=0.0, show_default=True,
               help="Weight of training-only heads predicting the caption's key, meter, tempo and instruments "
                    "from the clip (0: off). Not exported.")

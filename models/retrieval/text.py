@@ -61,15 +61,22 @@ class CaptionCache:
             self.vectors = z["vectors"].astype(np.float32)
         self.index = {t: i for i, t in enumerate(self.texts)}
 
-    def ensure(self, texts: list[str], model_factory=load_sentence_model) -> None:
+    def ensure(self, texts: list[str], model_factory=load_sentence_model, chunk: int = 8192) -> None:
+        """Encode the captions not cached yet, saving after every `chunk` so an interrupted run resumes."""
         missing = sorted({t for t in texts if t not in self.index})
         if not missing:
             return
         log.info("encoding %d new captions with the frozen text tower", len(missing))
-        vecs = encode_sentences(model_factory(), missing)
-        self.texts.extend(missing)
-        self.vectors = np.concatenate([self.vectors, vecs], axis=0)
+        model = model_factory()
+        for lo in range(0, len(missing), chunk):
+            part = missing[lo : lo + chunk]
+            self.texts.extend(part)
+            self.vectors = np.concatenate([self.vectors, encode_sentences(model, part)], axis=0)
+            self._save()
+            log.info("encoded %d of %d captions", min(lo + chunk, len(missing)), len(missing))
         self.index = {t: i for i, t in enumerate(self.texts)}
+
+    def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.stem + ".tmp.npz")
         np.savez(tmp, texts=np.asarray(self.texts), vectors=self.vectors)

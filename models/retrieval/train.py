@@ -5,16 +5,25 @@
 
 Only the MIDI tower and the small projections train; captions are encoded once by the frozen MiniLM
 (`CaptionCache`). `--minutes` counts total training time across `--resume`s and drives the LR decay.
-`--init-from RUN` starts from another run's weights with a fresh optimizer and schedule; `--aux-weight W`
-adds training-only heads that predict the caption's key, meter, tempo and instruments from the clip.
+`--init-from RUN` starts from another run's weights with a fresh optimizer and schedule (`--init-from-onnx DIR`
+from an exported directory, e.g. the shipped model); `--aux-weight W` adds training-only heads that predict the
+caption's key, meter, tempo and instruments from the clip.
+
+`--view-weight W` adds MIDI<->MIDI contrastive views (models.retrieval.views): every clip of a batch is read as
+one of the library's windows (the runtime's own `MidiWindow.of_piece`, for both objectives) and paired with a
+second view of its first bars (played on piano at another tempo, or re-voiced; louder or softer, loose onsets,
+maybe transposed) under an InfoNCE term of weight W, so the tower ranks by notes. Model selection then uses the
+valid text R@10 plus the valid view top-3 (each view against every valid window).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -28,6 +37,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from bridge.tokens import (
+    PAD_ID,
     MidiWindow,
     default_tokenizer,
     load_tokenizer,
@@ -37,8 +47,10 @@ from bridge.tokens import (
 )
 from models.retrieval.aux_heads import AuxHeads, aux_accuracy, aux_loss
 from models.retrieval.aux_targets import clip_targets
+from bridge.music import load_midi
+from models.retrieval import views as views_lib
 from models.retrieval.data import TokenCache, held_out_family, read_clips, usable, valid_subset
-from models.retrieval.losses import contrastive_loss, same_caption_mask
+from models.retrieval.losses import contrastive_loss, info_nce_loss, same_caption_mask
 from models.retrieval.metrics import recall_at
 from models.retrieval.model import RetrievalConfig, RetrievalModel
 from models.retrieval.text import CaptionCache
@@ -77,6 +89,10 @@ class TrainArgs:
     threads: int = 0  # torch CPU threads; 0 = torch's default
     resume: bool = False
     init_from: str = ""  # a run or checkpoint dir: start from its weights (config + tokenizer from it too)
+    init_from_onnx: str = ""  # an exported model dir: start from its ONNX towers (models.retrieval.from_onnx)
+    view_weight: float = 0.0  # >0: add the MIDI<->MIDI view objective with this weight (module docstring)
+    text_weight: float = 1.0  # weight of the text<->MIDI objective; 0 (with views) trains without captions
+    distill_weight: float = 0.0  # >0: keep windows' vectors near the initial model's (1 - cosine), this weight
     aux_weight: float = 0.0  # >0: add the auxiliary key/meter/tempo/instrument heads with this weight
     cache_dir: str = ""
     progress: bool = True
@@ -125,6 +141,10 @@ class TrainData:
     valid_vectors: np.ndarray  # (V, 384) one caption per valid clip
     window: MidiWindow
     targets: dict[str, np.ndarray]  # aux targets, one row per training clip (aux_targets.clip_targets)
+    locations: list[str] = dataclasses.field(default_factory=list)  # corpus file of each training clip
+    piece_ids: np.ndarray | None = None  # piece of each training clip: copies of a piece are not negatives
+    valid_anchors: np.ndarray | None = None  # (V', T) library windows of valid clips (view objective only)
+    valid_views: np.ndarray | None = None  # (V', T) their second views, fixed
 
 
 def prepare_data(args: TrainArgs, tokenizer, cfg: RetrievalConfig, rank: int) -> TrainData:
@@ -136,12 +156,9 @@ def prepare_data(args: TrainArgs, tokenizer, cfg: RetrievalConfig, rank: int) ->
     cache_dir = args.cache_dir or None
     if rank == 0:
         TokenCache(data_dir, tokenizer, cache_dir).ensure([c.location for c in clips])
-        texts = [t for c in clips for t, f in c.captions if f != held]
-        CaptionCache(_caption_cache_path(args)).ensure(texts)
     if dist.is_initialized():
         dist.barrier()
     tokens = TokenCache(data_dir, tokenizer, cache_dir)
-    captions = CaptionCache(_caption_cache_path(args))
     train = [c for c in usable(clips, tokens) if c.split == "train"]
     train = [c for c in train if any(f != held for _, f in c.captions)]
     valid = valid_subset([c for c in usable(clips, tokens) if c.split == "valid"], args.valid_size)
@@ -150,18 +167,81 @@ def prepare_data(args: TrainArgs, tokenizer, cfg: RetrievalConfig, rank: int) ->
     if not valid:  # a corpus without a valid split still trains; R@10 is then on training clips
         log.warning("no valid clips; valid R@10 is measured on training clips")
         valid = valid_subset(train, args.valid_size)
+    valid_texts = [next(t for t, f in c.captions if f != held) for c in valid]
+    if rank == 0:
+        # --text-weight 0 (views and distillation only) needs just the valid captions, not MiniLM over all.
+        texts = [t for c in train for t, f in c.captions if f != held] if args.text_weight > 0 else []
+        CaptionCache(_caption_cache_path(args)).ensure(texts + valid_texts)
+    if dist.is_initialized():
+        dist.barrier()
+    captions = CaptionCache(_caption_cache_path(args))
     window = MidiWindow(tokenizer, cfg.max_len, cfg.header)
+    valid_anchors = valid_views = None
+    if args.view_weight > 0:
+        valid_anchors, valid_views = _valid_view_pairs(data_dir, valid, window)
     return TrainData(
         ids=[tokens.get(c.location) for c in train],
         keys=[tokens.key(c.location) for c in train],
-        caption_rows=[np.array([captions.index[t] for t, f in c.captions if f != held]) for c in train],
+        caption_rows=[np.array([captions.index[t] for t, f in c.captions if f != held and t in captions.index],
+                               dtype=np.int64) for c in train],
         vectors=captions.vectors,
         valid_ids=pad_batch([window.of_ids(tokens.get(c.location), tokens.key(c.location)) for c in valid],
                             cfg.max_len),
-        valid_vectors=captions.lookup([next(t for t, f in c.captions if f != held) for c in valid]),
+        valid_vectors=captions.lookup(valid_texts),
         window=window,
         targets=clip_targets([c.record for c in train]),
+        locations=[c.location for c in train],
+        piece_ids=np.unique([c.piece_id for c in train], return_inverse=True)[1],
+        valid_anchors=valid_anchors,
+        valid_views=valid_views,
     )
+
+
+def _valid_view_pairs(data_dir: Path, valid, window: MidiWindow) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed (window, second view) pair per valid clip (seed 0), for the view top-3."""
+    rng = np.random.default_rng(0)
+    anchors, views = [], []
+    for c in valid:
+        piece = load_midi(data_dir / c.location)
+        anchor = views_lib.library_window(piece, rng)
+        view = views_lib.second_view(anchor, rng)
+        if view is not None:
+            anchors.append(window.of_piece(anchor))
+            views.append(window.of_piece(view))
+    return pad_batch(anchors, window.max_len), pad_batch(views, window.max_len)
+
+
+class PieceCache:
+    """Training clips parsed once (a few KB each) and kept: view batches re-cut them every step."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self._pieces: dict[str, object] = {}
+
+    def get(self, location: str):
+        piece = self._pieces.get(location)
+        if piece is None:
+            piece = self._pieces[location] = load_midi(self.data_dir / location)
+        return piece
+
+
+def get_view_batch(data: TrainData, pieces: PieceCache, order: np.ndarray, rng: np.random.Generator):
+    """(anchor ids, view ids, rows with a view, captions): each clip as one of its library windows, its
+    second view, and one of its captions at random."""
+    anchors, views, has_view = [], [], []
+    for i in order:
+        window = views_lib.library_window(pieces.get(data.locations[i]), rng)
+        view = views_lib.second_view(window, rng)
+        anchors.append(data.window.of_piece(window))
+        views.append(data.window.of_piece(view) if view is not None else anchors[-1])
+        has_view.append(view is not None)
+    if all(len(data.caption_rows[i]) for i in order):
+        captions = torch.from_numpy(data.vectors[[int(rng.choice(data.caption_rows[i])) for i in order]])
+    else:  # --text-weight 0: no caption vectors, the text objective is off
+        captions = torch.zeros((len(order), data.vectors.shape[1]), dtype=torch.float32)
+    return (torch.from_numpy(pad_batch(anchors, data.window.max_len)),
+            torch.from_numpy(pad_batch(views, data.window.max_len)),
+            torch.tensor(has_view), captions)
 
 
 def _caption_cache_path(args: TrainArgs) -> Path:
@@ -176,6 +256,19 @@ def get_batch(data: TrainData, order: np.ndarray, rng: np.random.Generator, star
     seqs = [data.window.of_ids(data.ids[i], data.keys[i], rng, start_prob) for i in order]
     rows = [int(rng.choice(data.caption_rows[i])) for i in order]
     return torch.from_numpy(pad_batch(seqs, data.window.max_len)), torch.from_numpy(data.vectors[rows])
+
+
+def _initial_tower(args: TrainArgs, model: RetrievalModel) -> nn.Module:
+    """The MIDI tower training started from: the export's (also after --resume), else the model as it is now."""
+    if args.init_from_onnx:
+        from models.retrieval.from_onnx import load_from_export
+
+        return load_from_export(args.init_from_onnx).midi
+    return copy.deepcopy(model.midi)
+
+
+def _pad_to(ids: torch.Tensor, length: int) -> torch.Tensor:
+    return torch.nn.functional.pad(ids, (0, length - ids.shape[1]), value=PAD_ID)
 
 
 def batch_targets(data: TrainData, order: np.ndarray, device: str) -> dict[str, torch.Tensor]:
@@ -217,6 +310,16 @@ def valid_recall(model: RetrievalModel, data: TrainData, device: str, batch: int
     text = model.encode_text(torch.from_numpy(data.valid_vectors).to(device)).float()
     model.train()
     return recall_at(text.cpu().numpy(), midi.cpu().numpy(), 10)
+
+
+@torch.no_grad()
+def valid_view_top3(model: RetrievalModel, data: TrainData, device: str, batch: int = 64) -> float:
+    """Share of valid views whose own window is among the 3 nearest of all valid windows."""
+    model.eval()
+    enc = [torch.cat([model.encode_midi(torch.from_numpy(a[i : i + batch]).to(device)).float()
+                      for i in range(0, len(a), batch)]).cpu().numpy() for a in (data.valid_anchors, data.valid_views)]
+    model.train()
+    return recall_at(enc[1], enc[0], 3)
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -267,6 +370,13 @@ def train(args: TrainArgs, on_progress=None) -> dict:
         resume_ckpt = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
         tokenizer = load_tokenizer(out)
         cfg = RetrievalConfig.load(out)
+    elif args.init_from_onnx:
+        from models.retrieval.from_onnx import load_from_export
+
+        init_dir = Path(args.init_from_onnx)
+        init_ckpt = {"model": load_from_export(init_dir).state_dict(), "step": "exported"}
+        tokenizer = load_tokenizer(init_dir)
+        cfg = dataclasses.replace(RetrievalConfig.load(init_dir), loss=args.loss, margin=args.margin)
     elif args.init_from:
         init_dir = Path(args.init_from)
         init_ckpt = torch.load(init_dir / "model.pt", map_location="cpu", weights_only=False)
@@ -286,7 +396,7 @@ def train(args: TrainArgs, on_progress=None) -> dict:
     model.log_inv_temp.requires_grad_(cfg.loss == "infonce")  # unused parameters would stall DDP
     if init_ckpt is not None:
         model.load_state_dict(init_ckpt["model"])
-        log.info("initialised from %s (step %s)", args.init_from, init_ckpt.get("step"))
+        log.info("initialised from %s (step %s)", args.init_from or args.init_from_onnx, init_ckpt.get("step"))
     trainable = Trainable(model, AuxHeads(cfg.embed_dim) if args.aux_weight > 0 else None)
     trainable.to(device)
     opt = make_optimizer(trainable, args, device)
@@ -305,6 +415,12 @@ def train(args: TrainArgs, on_progress=None) -> dict:
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
     n = len(data.ids)
+    pieces = PieceCache(Path(args.data))
+    teacher = None
+    if args.distill_weight > 0:
+        # The tower as it started (the shipped one with --init-from-onnx): windows stay where text search
+        # found them while the views pull the played phrases to them.
+        teacher = _initial_tower(args, model).eval().requires_grad_(False).to(device)
     perm, cursor = rng.permutation(n), 0
     t_start, last_ckpt = time.time(), time.time()
     r10, loss_value, aux_acc = float("nan"), float("nan"), {}
@@ -328,12 +444,36 @@ def train(args: TrainArgs, on_progress=None) -> dict:
             perm, cursor = rng.permutation(n), 0
         order = perm[cursor : cursor + args.batch_size]
         cursor += args.batch_size
-        ids, vecs = get_batch(data, order, rng, args.start_crop_prob)
+        if args.view_weight > 0:
+            ids, view_ids, has_view, vecs = get_view_batch(data, pieces, order, rng)
+            # Anchors and views go through the tower in one batch (one forward, and DDP sees one call).
+            ids = torch.cat([ids, _pad_to(view_ids, ids.shape[1])]) if view_ids.shape[1] <= ids.shape[1] \
+                else torch.cat([_pad_to(ids, view_ids.shape[1]), view_ids])
+            vecs = torch.cat([vecs, vecs])
+        else:
+            ids, vecs = get_batch(data, order, rng, args.start_crop_prob)
         ids, vecs = ids.to(device, non_blocking=True), vecs.to(device, non_blocking=True)
         with torch.autocast("cuda", dtype=amp_dtype, enabled=use_amp):
             text, midi, log_inv_temp, aux_logits = ddp(ids, vecs)
-        loss = contrastive_loss(cfg.loss, text.float(), midi.float(), margin=cfg.margin,
-                                log_inv_temp=log_inv_temp.float(), same=same_caption_mask(vecs))
+        b = len(order)
+        loss = torch.zeros((), device=device)
+        if args.text_weight > 0:
+            loss = args.text_weight * contrastive_loss(
+                cfg.loss, text[:b].float(), midi[:b].float(), margin=cfg.margin,
+                log_inv_temp=log_inv_temp.float(), same=same_caption_mask(vecs[:b]))
+        if teacher is not None:
+            with torch.no_grad():
+                target = teacher(ids[:b])
+            loss = loss + args.distill_weight * (1.0 - (midi[:b].float() * target.float()).sum(-1)).mean()
+        if args.view_weight > 0:
+            keep = has_view.to(device)
+            same_piece = torch.from_numpy(data.piece_ids[order]).to(device)
+            same = same_piece[:, None] == same_piece[None, :]
+            view_loss = info_nce_loss(midi[b:][keep].float(), midi[:b][keep].float(), log_inv_temp.float(),
+                                      same[keep][:, keep])
+            loss = loss + args.view_weight * view_loss
+        if aux_logits is not None:
+            aux_logits = {k: v[:b] for k, v in aux_logits.items()}
         if aux_logits is not None:
             targets = batch_targets(data, order, device)
             loss = loss + args.aux_weight * aux_loss(aux_logits, targets)
@@ -351,28 +491,38 @@ def train(args: TrainArgs, on_progress=None) -> dict:
         last = args.max_steps and step >= args.max_steps
         if rank == 0 and (step % args.eval_every == 0 or last):
             r10 = valid_recall(model, data, device)
-            log.info("step %d loss %.4f valid R@10 %.3f lr %.2e", step, loss_value, r10, opt.param_groups[0]["lr"])
+            view3 = valid_view_top3(model, data, device) if args.view_weight > 0 else None
+            score = r10 + (view3 or 0.0)
+            log.info("step %d loss %.4f valid R@10 %.3f%s lr %.2e", step, loss_value, r10,
+                     f" view top-3 {view3:.3f}" if view3 is not None else "", opt.param_groups[0]["lr"])
             now = elapsed + time.time() - t_start
-            state = {"step": step, "elapsed": now, "valid_r10": r10, "best_valid_r10": max(best, r10)}
-            if r10 > best or time.time() - last_ckpt > args.checkpoint_minutes * 60 or last:
+            state = {"step": step, "elapsed": now, "valid_r10": r10, "valid_view_top3": view3,
+                     "best_valid_r10": max(best, score)}
+            if score > best or time.time() - last_ckpt > args.checkpoint_minutes * 60 or last:
                 save_checkpoint(out, trainable, opt, state, cfg, tokenizer, args)
                 last_ckpt = time.time()
-                if r10 > best:
-                    best = r10
+                if score > best:
+                    best = score
                     save_best(out)
             _append_log(out, {"step": step, "loss": loss_value, "valid_r10": r10, "minutes": now / 60,
+                              **({"valid_view_top3": view3} if view3 is not None else {}),
                               **({"aux_batch_acc": aux_acc} if aux_acc else {})})
         if rank == 0 and on_progress:
             on_progress(step, loss_value, r10, frac)
 
     if rank == 0:
-        if step % args.eval_every:  # the final state is always evaluated and saved
+        view3 = None
+        if step % args.eval_every or math.isnan(r10):  # the final state is always evaluated and saved
             r10 = valid_recall(model, data, device)
+        if args.view_weight > 0:
+            view3 = valid_view_top3(model, data, device)
+        score = r10 + (view3 or 0.0)
         now = elapsed + time.time() - t_start
-        state = {"step": step, "elapsed": now, "valid_r10": r10, "best_valid_r10": max(best, r10)}
+        state = {"step": step, "elapsed": now, "valid_r10": r10, "valid_view_top3": view3,
+                 "best_valid_r10": max(best, score)}
         save_checkpoint(out, trainable, opt, state, cfg, tokenizer, args)
-        if r10 > best or not (out / "best" / "model.pt").is_file():
-            best = r10
+        if score > best or not (out / "best" / "model.pt").is_file():
+            best = score
             save_best(out)
         log.info("done: step %d, valid R@10 %.3f (best %.3f), %.1f min", step, r10, best, now / 60)
     if dist.is_initialized():
