@@ -262,7 +262,7 @@ def parse_query(text: str) -> Constraints:
     """Every constraint `text` states. Pure; unknown words are simply ignored."""
     text = text or ""
     lowered = text.lower()
-    tonic_pc, mode, rest = _parse_key(text)
+    tonic_pc, mode, rest = key_in_text(text)
     meter, rest = _parse_meter(rest)
     tempo, tempo_label, rest = _parse_tempo(rest, english=False)
     soft_tempo, soft_tempo_word, _ = _parse_tempo(rest, italian=False) if tempo is None else (None, None, rest)
@@ -307,7 +307,7 @@ def _preferences(words: tuple[str, ...], tempo, tempo_word: str | None, stated_m
     return tuple(found[k] for k in ("mode", "tempo", "dynamics", "register", "texture") if k in found)
 
 
-def _parse_key(text: str) -> tuple[int | None, str | None, str]:
+def key_in_text(text: str) -> tuple[int | None, str | None, str]:
     m = _KEY_WITH_MODE.search(text)
     if m:
         word = m.group(2).lower()

@@ -305,11 +305,14 @@ def _write(song, style, out, continue_path=None, harmonize_path=None, given=None
 def _instruments_missing(prompt, instruments, written) -> list[str]:
     """A warning per requested instrument that no written track plays (e.g. --tracks left its role out)."""
     from bridge.analysis.instruments import program_name
-    from bridge.query import DRUMS, parse_query
+    from bridge.generation.texture import prompt_instruments
+    from bridge.query import DRUMS
 
     playing = {DRUMS if t["program"] is None else t["program"] for t in written}
     if instruments is None:
-        wanted = [(t.label, set(t.programs)) for t in parse_query(prompt).instruments]
+        # The instruments as the texture layer read them ("string quartet" is its line-up, "steel-string
+        # guitar" one guitar, not strings and a guitar).
+        wanted = [(label, set(progs)) for label, progs in prompt_instruments(prompt)]
     else:
         progs = instruments.values() if isinstance(instruments, dict) else instruments
         wanted = [("drums" if p == DRUMS else program_name(p), {p}) for p in progs]
@@ -396,14 +399,20 @@ def train_melody(data, out, minutes, max_steps, seed, d_model, layers, batch, ma
 @click.option("--bars", type=int, default=12, show_default=True)
 @click.option("--prompts", type=int, default=0, show_default=True,
               help="Key/mode/meter adherence over N prompts that name a key (ONNX runtime).")
+@click.option("--control", type=click.IntRange(0, 1000), default=0, show_default=True,
+              help="Text-control table (TB, TBT, CK, CKD, instruments, meter, length) over N held-out prompts "
+                   "in musicians' words, judged on the written MIDI by bridge.analysis (ONNX runtime).")
+@click.option("--blind", is_flag=True, help="--control on the 40 prompts written after the parser fixes (never "
+                                           "tuned on) instead of the main suite.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed for --prompts and --control.")
 @click.option("--ablation", "ablation_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               default=None, help="Directory of backbone_{hrpe,rope}_s<seed> runs to compare.")
 @click.option("--variation", type=click.IntRange(0, 1000), default=0, show_default=True,
               help="Harmony/variation table over N prompts beside the human held-out songs of --data, plus "
                    "instrument adherence (ONNX runtime, no torch).")
 @json_option
-def eval_generation(data, backbone_ckpt, melody_ckpt, model_dir, samples, bars, prompts, ablation_dir, variation,
-                    as_json):
+def eval_generation(data, backbone_ckpt, melody_ckpt, model_dir, samples, bars, prompts, control, blind, seed,
+                    ablation_dir, variation, as_json):
     """Held-out NLL, musical metrics beside human pieces, key adherence and the H-RPE ablation."""
     report: dict = {}
     if variation:
@@ -429,7 +438,9 @@ def eval_generation(data, backbone_ckpt, melody_ckpt, model_dir, samples, bars, 
             models = GenerationModels.load(model_dir)
         except ModelNotFound as e:
             raise click.ClickException(str(e)) from e
-        report["prompts"] = key_adherence(models, prompts)
+        report["prompts"] = key_adherence(models, prompts, seed=seed)
+    if control:
+        report["control_blind" if blind else "control"] = _control_table(model_dir, control, seed, blind)
     if backbone_ckpt or melody_ckpt or ablation_dir or (samples and data):
         require_train_extra()
         from models.generation import evaluate as ev
@@ -459,22 +470,32 @@ def eval_generation(data, backbone_ckpt, melody_ckpt, model_dir, samples, bars, 
                 raise click.UsageError("--ablation needs --melody (the shared melody model)")
             report["ablation"] = ev.ablation(ablation_dir, data, melody_ckpt, n=samples or 16, bars=bars)
     if not report:
-        raise click.UsageError("nothing to evaluate: give --prompts N, --variation N with --data, checkpoints "
-                               "with --data, or --ablation")
+        raise click.UsageError("nothing to evaluate: give --prompts N, --control N, --variation N with --data, "
+                               "checkpoints with --data, or --ablation")
     emit_json(report) if as_json else click.echo(json.dumps(report, indent=2))
 
 
 @export_group.command("generation")
-@click.option("--backbone", "backbone_ckpt", type=click.Path(path_type=Path, exists=True), required=True)
-@click.option("--melody", "melody_ckpt", type=click.Path(path_type=Path, exists=True), required=True)
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--backbone", "backbone_ckpt", type=click.Path(path_type=Path, exists=True), default=None)
+@click.option("--melody", "melody_ckpt", type=click.Path(path_type=Path, exists=True), default=None)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Output directory (with --kv-from: default the models' own directory).")
+@click.option("--kv-from", "kv_from", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Only write melody_kv.onnx (key/value-cache melody graph) for the melody.onnx in this directory, "
+                   "from the graph's own weights (no checkpoint needed).")
 @json_option
-def export_generation(backbone_ckpt, melody_ckpt, out, as_json):
-    """Export both models to ONNX (explicit caches) and check logit parity with torch (1e-3)."""
+def export_generation(backbone_ckpt, melody_ckpt, out, kv_from, as_json):
+    """Export both models to ONNX (explicit caches; melody also as melody_kv.onnx with a key/value cache) and
+    check logit parity with torch (1e-3; the key/value graph 1e-4 over 300 steps)."""
     require_train_extra()
-    from export.generation import export_all
+    from export.generation import export_all, export_kv_from_onnx
 
-    reports = export_all(backbone_ckpt, melody_ckpt, out)
+    if kv_from is not None:
+        reports = [export_kv_from_onnx(kv_from, out)]
+    elif backbone_ckpt is None or melody_ckpt is None or out is None:
+        raise click.UsageError("give --backbone, --melody and --out (or --kv-from DIR)")
+    else:
+        reports = export_all(backbone_ckpt, melody_ckpt, out)
     emit_json(reports) if as_json else click.echo(json.dumps(reports, indent=2))
     bad = [r for r in reports if not r["ok"]]
     if bad:
@@ -482,6 +503,37 @@ def export_generation(backbone_ckpt, melody_ckpt, out, as_json):
 
 
 COMMANDS = (generate,)
+
+
+def _control_table(model_dir, n: int, seed: int, blind: bool = False) -> dict:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bridge.generation.control import control_report
+    from bridge.generation.runtime import GenerationModels, ModelNotFound
+
+    try:
+        models = GenerationModels.load(model_dir)
+    except ModelNotFound as e:
+        raise click.ClickException(str(e)) from e
+    matcher = _word_matcher()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("control prompts", total=n)
+        return control_report(models, n, seed=seed, matcher=matcher, blind=blind,
+                              progress=lambda done, total: bar.update(task, completed=done))
+
+
+def _word_matcher():
+    """The retrieval text tower's word matcher, or None when no retrieval model is installed."""
+    from bridge.generation.word_match import WordMatcher
+    from bridge.inference import RetrievalEncoders
+
+    try:
+        return WordMatcher(RetrievalEncoders.load())
+    except Exception as e:  # no model shipped or installed: the vocabulary alone still works
+        logging.getLogger(__name__).info("no retrieval text tower (%s): unknown words stay unmatched", e)
+        return None
 
 
 def _match_unknown_words(c, meter_given: bool, tempo_given: bool):

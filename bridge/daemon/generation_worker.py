@@ -200,7 +200,7 @@ class GenerationHost:
         if gen is None:
             return {"loaded": self.models is not None}
         return {"loaded": True, "bar": gen.bar_index, "context": gen.models.backbone.length,
-                "melody_memory": int(gen.models.melody.mems.shape[2]) if hasattr(gen.models.melody, "mems") else 0,
+                "melody_memory": int(gen.models.melody.memory_tokens),
                 "prefills": gen.prefills, "snapshots": len(self.snapshots)}
 
     def stop(self) -> None:

@@ -678,11 +678,7 @@ class JamSession:
 def _tempo_stated(base: Controls, items: tuple[str, ...]) -> bool:
     """Whether the musician asked for a tempo (a number, a tempo word, a dance): only then does a stream set
     the internal clock; otherwise it plays at the clock's tempo (the DAW's, when one drives it)."""
-    from bridge.generation.prompt import STYLE_METER, TEMPO_WORDS
-
-    if any(i.lower().startswith("tempo=") for i in items):
-        return True
-    return any("bpm" in m.lower() or m.lower() in TEMPO_WORDS or m.lower() in STYLE_METER for m in base.matched)
+    return base.tempo_given or any(i.lower().startswith("tempo=") for i in items)
 
 
 def _is_chordal(rows: np.ndarray) -> bool:

@@ -51,6 +51,7 @@ class Biases:
     phrase_cadence: float = 2.0  # V before each 4-bar phrase end, and I after it every second phrase
     phrase_len: int = 4
     motif: float = 3.0  # answering phrases echo the rhythm and (transposed) pitches of the phrase before
+    restate: float = 0.8  # chance that an echoing bar restates its source outright (rhythm, contour), 0..1
 
 
 def _mask(lo: int, hi: int) -> np.ndarray:
@@ -149,13 +150,65 @@ def repetition_bias(recent: list[tuple[int, int]], run_penalty: float = 1.6, reu
 
 def motif_source(history: list[BarEvents], bar_no: int, phrase_len: int = 4) -> BarEvents | None:
     """The bar that bar `bar_no` echoes: the same bar of the phrase before, in the answering (second) phrase
-    of each pair, except its last bar (the cadence is the answer's own). None when there is nothing to echo."""
+    of each pair, except its last bar (the cadence is the answer's own); and in the first phrase of a pair of
+    four bars or more, its third bar echoes its first (the a-a' of a sentence). None when there is nothing."""
     pl = max(1, phrase_len)
     k = bar_no % (2 * pl)
+    if pl >= 4 and k == 2 and bar_no - 2 < len(history):
+        src = history[bar_no - 2]
+        return src if src.notes else None
     if k < pl or k == 2 * pl - 1 or bar_no - pl < 0 or bar_no - pl >= len(history):
         return None
     src = history[bar_no - pl]
     return src if src.notes else None
+
+
+def restatement(src: BarEvents, bar: BarEvents, tonic_pc: int, mode: str, ppb: int,
+                low: int = 55, high: int = 88) -> tuple[tuple[int, int, int], ...]:
+    """`src`'s notes restated under `bar`'s harmony: the same rhythm, the contour moved by the interval between
+    the two bars' first chord roots (a sequence; none when the harmony is the same), exactly when every moved
+    pitch stays in the scale, else step by step along the scale (a diatonic sequence). Onsets past the bar and
+    pitches outside [low, high] (the melody's range) fold back."""
+    from bridge.analysis.qualities import scale_pcs
+
+    shift = 0
+    if src.chords and bar.chords:
+        shift = (V.chord_of_token(bar.chords[0])[0] - V.chord_of_token(src.chords[0])[0]) % 12
+        shift = shift - 12 if shift > 6 else shift
+    scale = sorted(scale_pcs(tonic_pc, mode))
+    notes = [(p, pitch, d) for p, pitch, d in src.notes if p < ppb]
+    moved = [pitch + shift for _, pitch, _ in notes]
+    if any(m % 12 not in scale for m in moved):
+        # Diatonic: every scale tone moves by the scale steps the first note moves (12 * octave + scale[i]).
+        to_step = lambda p: 7 * (p // 12) + scale.index(p % 12)  # noqa: E731
+        first = notes[0][1]
+        target = min((t for t in range(first + shift - 2, first + shift + 3) if t % 12 in scale),
+                     key=lambda t: (abs(t - first - shift), t))
+        n_steps = to_step(target) - to_step(first) if first % 12 in scale else 0
+        moved = [12 * ((to_step(p) + n_steps) // 7) + scale[(to_step(p) + n_steps) % 7] if p % 12 in scale
+                 else p + (target - first) for _, p, _ in notes]
+    # A note on a beat that was a tone of its chord in the source stays a tone of the new beat's chord (the
+    # nearest one: a tonal answer, as a player adapts a sequence to the harmony); the others keep the contour.
+    nb = max(1, len(bar.chords))
+    beat16 = ppb / nb
+
+    def beat_tones(b: BarEvents, pos: int) -> tuple[int, ...] | None:
+        if not b.chords or abs(pos / beat16 - round(pos / beat16)) > 1e-6:
+            return None
+        r, q, _ = V.chord_of_token(b.chords[min(int(round(pos / beat16)), len(b.chords) - 1)])
+        return V.chord_pcs(r, q)
+
+    out = []
+    for (pos, pitch, dur), m in zip(notes, moved):
+        was, now = beat_tones(src, pos), beat_tones(bar, pos)
+        if was is not None and now is not None and pitch % 12 in was and m % 12 not in now:
+            m = min((m + d for d in (-1, 1, -2, 2, -3, 3) if (m + d) % 12 in now), key=lambda x: abs(x - m))
+        while m < low:
+            m += 12
+        while m > high:
+            m -= 12
+        out.append((pos, m, dur))
+    return tuple(out)
 
 
 def motif_bias(src: BarEvents, bar: BarEvents, last_pos: int, pos: int | None, weight: float) -> np.ndarray:
@@ -289,8 +342,26 @@ def generate_melody(stepper, c: Controls, rng: np.random.Generator, bars: list[B
         notes: list[tuple[int, int, int]] = []
         last_pos = -1
         src = motif_source(history, len(prefix) + n, b.phrase_len) if b.motif else None
+        if src is not None and b.restate > 0 and not final and rng.random() < b.restate:
+            # Restate the source bar outright: its rhythm and contour, fed through the model so that its memory
+            # holds the bar as written.
+            restated = restatement(src, bar, c.tonic_pc, c.mode, ppb, b.pitch_low, b.pitch_high)
+            for pos, pitch, dur in restated:
+                stepper.feed([V.POS0 + pos, V.pitch_token(pitch), V.duration_token(dur)])
+                recent.append(((len(prefix) + n) * ppb + pos, pitch))
+            stepper.feed([V.EOB])
+            out.append(replace(bar, notes=tuple((p, q, V.DURATIONS[V.duration_token(d) - V.DUR0])
+                                                for p, q, d in restated)))
+            history.append(out[-1])
+            continue
+        # A bar may rest, but not the first or the last, nor two in a row: an empty melody feeds on itself
+        # (the model, seeing empty bars, writes more of them) until a piece has no tune at all.
+        prev_empty = bool(history) and not history[-1].notes
+        must_play = n == 0 and not prefix or n == len(bars) - 1 or prev_empty
         while True:
             allowed = _mask(V.POS0 + last_pos + 1, V.POS0 + ppb) | _mask(V.EOB, V.EOB + 1)
+            if must_play and not notes:
+                allowed = _mask(V.POS0, V.POS0 + ppb)
             if len(notes) >= MAX_NOTES_PER_BAR or last_pos >= ppb - 1:
                 allowed = _mask(V.EOB, V.EOB + 1)
             echo = motif_bias(src, bar, last_pos, None, b.motif) if src is not None else None

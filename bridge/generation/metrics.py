@@ -338,18 +338,19 @@ _PER_SONG = {"distinct_chords_per_16_bars": distinct_chords_per_16_bars, "tonic_
              "repeated_bar_share": repeated_bar_share, "motif_reuse": motif_reuse}
 
 
-def variation_report(models, human: list[Song], n_prompts: int = 48, bars: int = 16) -> dict:
+def variation_report(models, human: list[Song], n_prompts: int = 48, bars: int = 16, biases=None) -> dict:
     """Generated songs (`prompt_suite(n_prompts)`, seeds 0..n-1, single pass) beside human held-out songs
     (those of 8 bars or more): each metric's mean, the human per-song 10th-90th percentile range, realised
     chords, velocity spread of the realised piece and the temperature-0 check. Runs on any steppers."""
-    from bridge.generation.generate import generate_song, generate_song_in_key
+    from bridge.generation.generate import Biases, generate_song, generate_song_in_key
     from bridge.generation.prompt import parse_prompt
     from bridge.generation.texture import style_for
 
+    b = biases or Biases()
     human = [h for h in human if len(h.bars) >= 8]
     songs, vel = [], []
     for i, text in enumerate(prompt_suite(n_prompts)):
-        song, _ = generate_song_in_key(models, parse_prompt(text).with_(bars=bars, seed=i), 0)
+        song, _ = generate_song_in_key(models, parse_prompt(text).with_(bars=bars, seed=i), 0, b)
         songs.append(song)
         vel.append(velocity_spread(song_to_piece(song, style_for(song.meter, text)))["std"])
 
@@ -363,7 +364,7 @@ def variation_report(models, human: list[Song], n_prompts: int = 48, bars: int =
     for k, f in _PER_SONG.items():
         xs = [x for x in (f(h) for h in human) if x is not None]
         ranges[k] = [round(float(np.percentile(xs, 10)), 3), round(float(np.percentile(xs, 90)), 3)] if xs else None
-    t0 = generate_song(models, parse_prompt("a tune in C major").with_(bars=16, seed=0, temperature=0.0))
+    t0 = generate_song(models, parse_prompt("a tune in C major").with_(bars=16, seed=0, temperature=0.0), b)
     gen = table(songs)
     gen["key_accuracy_single_pass"] = round(float(np.mean([key_matches(s) for s in songs])), 4)
     gen["velocity_std"] = _mean(vel)

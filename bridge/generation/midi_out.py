@@ -78,7 +78,9 @@ def _conductor(piece: Piece, tpq: int):
     now = 0
     for tick, kind, ev in sorted(events, key=lambda e: (e[0], e[1])):
         if kind == "tempo":
-            msgs.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(ev.bpm), time=tick - now))
+            # Microseconds per beat rounded down, so the file never reads back slower than asked (76 BPM
+            # rounded to the nearest microsecond reads as 75.99997: another tempo bin for a reader).
+            msgs.append(mido.MetaMessage("set_tempo", tempo=int(60_000_000 // ev.bpm), time=tick - now))
         else:
             msgs.append(mido.MetaMessage("time_signature", numerator=ev.numerator, denominator=ev.denominator,
                                          time=tick - now))

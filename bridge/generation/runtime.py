@@ -5,7 +5,6 @@ after the last one; `bridge.generation.generate` drives them with the numpy samp
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,29 +28,26 @@ def _session(path: Path, threads: int = 1):
     return make_session(path, threads=threads)
 
 
-def _config(onnx_path: Path) -> dict:
-    cfg = onnx_path.with_suffix(".json")
-    if not cfg.exists():
-        raise ModelNotFound(f"{onnx_path.name} has no config beside it ({cfg.name}); refusing to load")
-    config = json.loads(cfg.read_text())
-    # A model trained on another token vocabulary would read every id wrongly: refuse it by name.
-    if int(config.get("vocab_size", -1)) != V.VOCAB_SIZE:
-        raise ModelNotFound(f"{onnx_path.name} was trained on {config.get('vocab_size')} tokens but this midibridge "
-                            f"speaks {V.VOCAB_SIZE} (bridge/generation/vocab.py): export it again from a matching "
-                            "checkpoint")
-    return config
+def _config(onnx_path: Path, cls):
+    """The frozen config beside an .onnx (backbone.json / melody.json), vocabulary checked."""
+    from bridge.generation.config import ModelConfigError, load_config
+
+    try:
+        return load_config(cls, onnx_path.with_suffix(".json"))
+    except ModelConfigError as e:
+        raise ModelNotFound(f"{onnx_path.name}: {e}") from e
 
 
 class OnnxBackboneStepper:
     """Backbone decoding with an explicit KV cache and the cached events' harmonic ids (for H-RPE)."""
 
-    def __init__(self, session, config: dict):
-        self.sess, self.cfg = session, config
+    def __init__(self, session, config):
+        self.sess, self.cfg = session, config  # bridge.generation.config.BackboneConfig
         self.reset()
 
     def reset(self) -> None:
         c = self.cfg
-        shape = (c["n_layer"], 1, c["n_head"], 0, c["d_model"] // c["n_head"])
+        shape = (c.n_layer, 1, c.n_head, 0, c.head_dim)
         self.past_k = np.zeros(shape, np.float32)
         self.past_v = np.zeros(shape, np.float32)
         self.past_harm = np.zeros((1, 0), np.int64)
@@ -74,15 +70,20 @@ class OnnxBackboneStepper:
 class OnnxMelodyStepper:
     """Melody decoding with a fixed-length segment memory (Transformer-XL): memory never grows past mem_len."""
 
-    def __init__(self, session, config: dict):
-        self.sess, self.cfg = session, config
+    def __init__(self, session, config):
+        self.sess, self.cfg = session, config  # bridge.generation.config.MelodyConfig
         self.reset()
 
     def reset(self) -> None:
         c = self.cfg
-        self.mems = np.zeros((c["n_layer"], 1, 0, c["d_model"]), np.float32)
+        self.mems = np.zeros((c.n_layer, 1, 0, c.d_model), np.float32)
         self.mem_mask = np.zeros((1, 0), bool)
         self.length = 0
+
+    @property
+    def memory_tokens(self) -> int:
+        """Tokens the memory holds now (never more than mem_len)."""
+        return int(self.mem_mask.shape[1])
 
     def feed(self, tokens: list[int]) -> np.ndarray:
         logits, self.mems, self.mem_mask = self.sess.run(
@@ -91,20 +92,59 @@ class OnnxMelodyStepper:
         return logits[0, -1]
 
 
+class OnnxMelodyKVStepper:
+    """The same melody model from melody_kv.onnx (`export.generation.MelodyKVStep`): a cache of the last
+    `mem_len` tokens' keys and values instead of their hidden states, so a step does not recompute the memory's
+    keys and values (logits equal melody.onnx's to ~1e-4). Keys are cached rotated at their stream position."""
+
+    def __init__(self, session, config):
+        self.sess, self.cfg = session, config  # bridge.generation.config.MelodyConfig
+        self.reset()
+
+    def reset(self) -> None:
+        c = self.cfg
+        shape = (c.n_layer, 1, c.n_head, 0, c.head_dim)
+        self.past_k = np.zeros(shape, np.float32)
+        self.past_v = np.zeros(shape, np.float32)
+        self.past_mask = np.zeros((1, 0), bool)
+        self.length = 0
+
+    @property
+    def memory_tokens(self) -> int:
+        """Tokens the memory holds now (never more than mem_len)."""
+        return int(self.past_mask.shape[1])
+
+    def feed(self, tokens: list[int]) -> np.ndarray:
+        logits, self.past_k, self.past_v, self.past_mask = self.sess.run(
+            None, {"tokens": np.asarray([tokens], np.int64), "past_k": self.past_k, "past_v": self.past_v,
+                   "past_mask": self.past_mask, "offset": np.asarray([self.length], np.int64)})
+        self.length += len(tokens)
+        return logits[0, -1]
+
+
 @dataclass
 class GenerationModels:
     backbone: OnnxBackboneStepper
-    melody: OnnxMelodyStepper
+    melody: OnnxMelodyStepper | OnnxMelodyKVStepper
     model_dir: Path
 
     @staticmethod
-    def load(model_dir: str | Path | None = None, threads: int = 1) -> GenerationModels:
+    def load(model_dir: str | Path | None = None, threads: int = 1, kv_melody: bool = True) -> GenerationModels:
+        """The models of `model_dir`; the melody from melody_kv.onnx when it is there (and `kv_melody`), else
+        from melody.onnx (both read melody.json)."""
         d = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
         paths = [d / "backbone.onnx", d / "melody.onnx"]
         missing = [p.name for p in paths if not p.exists()]
         if missing:
             raise ModelNotFound(f"no generation model in {d} (missing {', '.join(missing)}); "
                                 "train and export one: midibridge export generation")
-        b = OnnxBackboneStepper(_session(paths[0], threads), _config(paths[0]))
-        m = OnnxMelodyStepper(_session(paths[1], threads), _config(paths[1]))
+        from bridge.generation.config import BackboneConfig, MelodyConfig
+
+        b = OnnxBackboneStepper(_session(paths[0], threads), _config(paths[0], BackboneConfig))
+        cfg = _config(paths[1], MelodyConfig)
+        kv = d / "melody_kv.onnx"
+        if kv_melody and kv.exists():
+            m = OnnxMelodyKVStepper(_session(kv, threads), cfg)
+        else:
+            m = OnnxMelodyStepper(_session(paths[1], threads), cfg)
         return GenerationModels(b, m, d)

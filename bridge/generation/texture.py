@@ -122,8 +122,9 @@ _STYLE_INSTRUMENTS: tuple[tuple[str, tuple[int, int, int]], ...] = (
     ("jazz", (65, 0, 32)), ("swing", (65, 0, 32)), ("bossa", (73, 24, 32)), ("rock", (29, 27, 33)),
     ("pop", (80, 4, 33)),
 )  # fmt: skip
-_DRUM_WORDS = ("drums", "drum", "beat", "groove", "rock", "pop", "funk", "disco", "dance", "band", "percussion",
-               "swing", "jazz", "bossa")
+# ("beat" and "dance" are not here: "three beats to the bar" and "a klezmer dance" ask for no drum kit.)
+_DRUM_WORDS = ("drums", "drum", "groove", "rock", "pop", "funk", "disco", "band", "percussion", "swing", "jazz",
+               "bossa")
 _HUMAN_WORDS = ("human", "humanised", "humanized", "loose", "live", "rubato", "expressive")
 _COMPOUND = ("6/8", "9/8", "12/8")
 _TRIPLE = ("3/4", "3/8", "3/2")
@@ -146,6 +147,61 @@ def texture_words(text: str) -> list[str]:
     low = _words_text(text)
     words = [w for w, _ in _STYLE_WORDS] + list(_DRUM_WORDS) + list(_HUMAN_WORDS)
     return [w for w in words if _has(low, w)]
+
+
+# Ensembles named by their line-up (an arranging word: search reads "string quartet" as strings), and
+# instrument names the search vocabulary (bridge.query) does not tell apart finely enough to arrange for:
+# it reads "steel-string guitar" as strings + guitar and "bass guitar" as any bass. GM programs, 128 = drums.
+ENSEMBLES: dict[str, tuple[int, ...]] = {
+    "string quartet": (40, 40, 41, 42), "string trio": (40, 41, 42), "piano trio": (0, 40, 42),
+    "piano quartet": (0, 40, 41, 42), "piano quintet": (0, 40, 40, 41, 42), "brass quintet": (56, 56, 60, 57, 58),
+    "brass quartet": (56, 56, 57, 58), "brass trio": (56, 60, 57), "wind quintet": (73, 68, 71, 60, 70),
+    "woodwind quintet": (73, 68, 71, 60, 70), "woodwind trio": (68, 71, 70), "reed trio": (68, 71, 70),
+    "jazz trio": (0, 32, 128), "jazz quartet": (66, 0, 32, 128), "rhythm section": (0, 33, 128),
+    "power trio": (29, 33, 128), "brass band": (56, 60, 57, 58), "military band": (56, 57, 58, 128),
+    "string orchestra": (48, 48, 42),
+}  # fmt: skip
+INSTRUMENT_WORDS: dict[str, int] = {
+    "nylon-string guitar": 24, "nylon guitar": 24, "classical guitar": 24, "spanish guitar": 24,
+    "steel-string guitar": 25, "steel guitar": 25, "folk guitar": 25, "jazz guitar": 26,
+    "clean electric guitar": 27, "clean guitar": 27, "overdriven guitar": 29, "distorted guitar": 30,
+    "bass guitar": 33, "fingerstyle bass": 33, "finger bass": 33, "picked bass": 34, "fretless bass": 35,
+    "slap bass": 36, "soprano sax": 64, "soprano saxophone": 64,
+    "alto sax": 65, "alto saxophone": 65, "tenor sax": 66, "tenor saxophone": 66, "baritone sax": 67,
+    "baritone saxophone": 67, "bari sax": 67, "pipe organ": 19, "church organ": 19, "hammond organ": 16,
+    "hammond": 16, "drawbar organ": 16, "rock organ": 18, "bodhrán": 128, "bodhran": 128, "snare drum": 128,
+    "snare": 128, "brushes": 128, "drum kit": 128, "timpani": 47, "lute": 24, "cor anglais": 69,
+    "violoncello": 42, "vibes": 11, "wurlitzer": 4, "fender rhodes": 4, "e-piano": 4, "shaker": 128,
+    "cajón": 128, "cajon": 128, "congas": 128, "bongos": 128, "tambourine": 128, "hi-hat": 128,
+}  # fmt: skip
+
+
+def prompt_instruments(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """The instruments a prompt names, in the order named: (words, GM programs to write, 128 = drums).
+
+    Ensembles give their line-up ("string quartet" -> two violins, viola, cello), the arranging names above
+    one program each, and everything else the search parser (`bridge.query.parse_query`) reads, one
+    representative program per term."""
+    from bridge.query import parse_query
+
+    low = " " + _words_text(text).replace("‑", "-") + " "
+    found: list[tuple[int, str, tuple[int, ...]]] = []
+    table = [(w, progs) for w, progs in ENSEMBLES.items()] + [(w, (p,)) for w, p in INSTRUMENT_WORDS.items()]
+    for phrase, progs in sorted(table, key=lambda wp: -len(wp[0])):
+        body = "[- ]?".join(re.escape(part) for part in phrase.split("-"))  # "steel-string", "steel string"
+        pat = re.compile(rf"(?<![\w-]){body}(?:e?s)?(?![\w-])")
+        for m in pat.finditer(low):
+            found.append((m.start(), phrase, progs))
+        low = pat.sub(lambda m: " " * len(m.group(0)), low)
+    for term in parse_query(low).instruments:
+        at = low.find(term.label.split()[0])
+        found.append((at if at >= 0 else len(low), term.label, (representative_program(term.label, term.programs),)))
+    return [(label, progs) for _, label, progs in sorted(found, key=lambda f: f[0])]
+
+
+def prompt_instrument_words(text: str) -> list[str]:
+    """The words of `text` that name instruments (for the prompt parser's matched list)."""
+    return [label for label, _ in prompt_instruments(text)]
 
 
 def pattern_for(meter: str, text: str) -> str:
@@ -269,7 +325,7 @@ def style_for(meter: str, prompt_words, instruments=None, tracks=None, humanize:
     (128 = drums), or {role: program}; either overrides the instruments the prompt names. `tracks`: the roles
     to write (subset of chords, bass, melody, drums). `channels`: {role: zero-based channel}. `without`: roles
     another part already plays (--harmonize: the user's melody), left out before instruments are assigned."""
-    from bridge.query import DRUMS, parse_query  # the one parser of instrument words (search uses it too)
+    from bridge.query import DRUMS
 
     text = _words_text(prompt_words)
     pattern = pattern or pattern_for(meter, text)
@@ -280,7 +336,7 @@ def style_for(meter: str, prompt_words, instruments=None, tracks=None, humanize:
     asked: list[int] = []
     by_role = isinstance(instruments, Mapping)
     if instruments is None or by_role:
-        asked = [representative_program(t.label, t.programs) for t in parse_query(text).instruments]
+        asked = [p for _, progs in prompt_instruments(text) for p in progs]
     else:
         asked = [int(p) for p in instruments]
     if not [p for p in asked if p != DRUMS] and (instruments is None or by_role):

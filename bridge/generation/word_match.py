@@ -84,8 +84,9 @@ class WordMatcher:
     def apply(self, c: Controls, meter_given: bool = False, tempo_given: bool = False) -> Controls:
         """Fill controls the prompt left open from its unknown words; what the prompt stated always wins."""
         mode_open = not c.key_given and not any(w in MINOR_WORDS + MAJOR_WORDS for w in c.matched)
-        tempo_open = not tempo_given and not any(w in TEMPO_WORDS or w.endswith("bpm") for w in c.matched)
-        meter_open = not meter_given and not any(w in STYLE_METER or "/" in w for w in c.matched)
+        tempo_open = not (tempo_given or c.tempo_given) and not any(w in TEMPO_WORDS or w.endswith("bpm")
+                                                                    for w in c.matched)
+        meter_open = not (meter_given or c.meter_given) and not any(w in STYLE_METER or "/" in w for w in c.matched)
         changes: dict = {}
         matched = list(c.matched)
         unmatched = list(c.unmatched)

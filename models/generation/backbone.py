@@ -6,39 +6,19 @@ chords to bias a new query against them), so the ONNX graph takes `past_harm` as
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from bridge.generation import vocab as V
+from bridge.generation.config import BackboneConfig
 from models.generation.hrpe import HarmonicBias, relation_ids
 from models.generation.rope import apply_rotary, positions, rope_cos_sin
 
-
-@dataclass(frozen=True)
-class BackboneConfig:
-    vocab_size: int = V.VOCAB_SIZE
-    n_layer: int = 3
-    n_head: int = 4
-    d_model: int = 192
-    d_ff: int = 768
-    dropout: float = 0.1
-    use_hrpe: bool = True  # False = RoPE only (the ablation)
-    n_harm: int = V.N_HARM
-    n_relations: int = V.N_RELATIONS
-    rope_base: float = 10000.0
-
-    def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2))
-
-    @staticmethod
-    def load(path: Path) -> BackboneConfig:
-        return BackboneConfig(**json.loads(Path(path).read_text()))
+# The config is torch-free (bridge.generation.config): the runtime reads the same class beside the .onnx.
+__all__ = ["BackboneConfig"]
 
 
 class Attention(nn.Module):

@@ -11,37 +11,18 @@
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from bridge.generation import vocab as V
+from bridge.generation.config import MelodyConfig
 from models.generation.rope import apply_rotary, positions, rope_cos_sin
 
-
-@dataclass(frozen=True)
-class MelodyConfig:
-    vocab_size: int = V.VOCAB_SIZE
-    n_layer: int = 3
-    n_head: int = 4
-    d_model: int = 192
-    d_ff: int = 768
-    dropout: float = 0.1
-    seg_len: int = 64  # training segment length (tokens)
-    mem_len: int = 128  # memory length (tokens of earlier segments), about 4-6 bars
-    rope_base: float = 10000.0
-
-    def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2))
-
-    @staticmethod
-    def load(path: Path) -> MelodyConfig:
-        return MelodyConfig(**json.loads(Path(path).read_text()))
+# The config is torch-free (bridge.generation.config): the runtime reads the same class beside the .onnx.
+__all__ = ["MelodyConfig"]
 
 
 class XLAttention(nn.Module):

@@ -74,7 +74,8 @@ def test_melody_memory_is_bounded_and_matches_full_context_when_long_enough():
 
 def test_training_export_parity_and_onnx_generation(tiny_exported, tmp_path):
     out, reports, runs = tiny_exported
-    assert {r["model"] for r in reports} == {"backbone", "melody"}
+    # the melody also as a key/value-cache graph (melody_kv.onnx)
+    assert {r["model"] for r in reports} == {"backbone", "melody", "melody_kv"}
     for r in reports:
         assert r["ok"] and r["max_abs_logit_diff"] < 1e-3
     assert (out / "backbone.json").exists() and (out / "melody.json").exists()

@@ -95,10 +95,26 @@ def test_motif_source_is_the_same_bar_of_the_phrase_before():
     from bridge.generation.generate import motif_bias, motif_source
 
     hist = [BarEvents((V.chord_token(0, 0),) * 4, notes=((0, 60 + i, 4), (8, 64, 4))) for i in range(8)]
-    assert [motif_source(hist, n) is not None for n in range(8)] == [False] * 4 + [True, True, True, False]
-    assert motif_source(hist, 5) is hist[1]
+    # Bar 3 echoes bar 1 (a a' of a sentence); the answering phrase's bars 5-7 echo bars 1-3; cadences are free.
+    assert [motif_source(hist, n) is not None for n in range(8)] == [False, False, True, False, True, True, True,
+                                                                     False]
+    assert motif_source(hist, 5) is hist[1] and motif_source(hist, 2) is hist[0]
     up = BarEvents((V.chord_token(7, 0),) * 4)
     b = motif_bias(hist[1], up, -1, None, 2.0)
     assert b[V.POS0] == 2.0  # the echoed rhythm's first onset
     b = motif_bias(hist[1], up, 0, 0, 2.0)
     assert b[V.pitch_token(61 - 5)] == 2.0  # the pitch, moved with the harmony (C -> G: down a fourth)
+
+
+def test_restatement_keeps_rhythm_and_contour_and_fits_the_new_chord():
+    from bridge.generation.generate import restatement
+
+    src = BarEvents((V.chord_token(0, 0),) * 4, notes=((0, 60, 4), (4, 64, 2), (6, 65, 2), (8, 67, 8)))
+    same = restatement(src, BarEvents((V.chord_token(0, 0),) * 4), 0, "major", 16)
+    assert same == src.notes  # same harmony: a literal repeat
+    up = restatement(src, BarEvents((V.chord_token(7, 0),) * 4), 0, "major", 16)
+    assert [n[0] for n in up] == [0, 4, 6, 8] and [n[2] for n in up] == [4, 2, 2, 8]  # the rhythm
+    assert [b[1] - a[1] for a, b in zip(up, up[1:])] == [4, 1, 2]  # the contour, a fourth lower (in the scale)
+    ii = restatement(src, BarEvents((V.chord_token(2, 1),) * 4), 0, "major", 16)
+    assert all(p % 12 in {0, 2, 4, 5, 7, 9, 11} for _, p, _ in ii)  # a diatonic sequence: no F#
+    assert all(p % 12 in V.chord_pcs(2, 1) for pos, p, _ in ii if pos % 4 == 0 and pos != 6)  # chord tones stay
