@@ -16,7 +16,17 @@ major tonic is a minor key with a Dorian signature (G minor with one flat), comm
 Key signatures are stripped from every piece before analysis; `estimate_key` sees notes only.
 Pieces are split into a tuning half and a held-out half by a hash of their id; both are reported.
 
+Key sections (`--sections`): the same pieces, which are in one key, scored on the global key of
+`analyze_piece` (the key that governs most of the piece) against `estimate_key` of the whole piece, on how
+many get a key change reported, and on the key of every library window (`window_spans`) taken from its
+key section (`window_keys`) against the window's own notes (what the index stored before). Then
+multi-section scores from the music21 corpus whose key signature changes (minuet and trio, polonaise and
+trio, the Maple Leaf Rag with its repeats expanded): sections judged by key signature (the estimate's
+signature must match, as a signature does not tell major from relative minor), key changes found within
+two bars of a signature change, and the windows' keys.
+
     .venv/bin/python bench/key_accuracy.py [--limit N] [--json] [--collections essen,oneill,chorales]
+    .venv/bin/python bench/key_accuracy.py --sections --limit 300 --collections oneill,ryan,essen,chorales
 """
 
 from __future__ import annotations
@@ -36,10 +46,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bridge.analysis import estimate_key  # noqa: E402
+from bridge.analysis import analyze_piece, estimate_key  # noqa: E402
 from bridge.analysis.key import DEFAULT_PARAMS, KeyParams, key_features, pitch_class_histogram, score_keys  # noqa: E402
 from bridge.analysis.names import parse_pc, tonic_name  # noqa: E402
-from bridge.music import MidiFileError, Piece, piece_from_score  # noqa: E402
+from bridge.library.windows import window_keys, window_spans  # noqa: E402
+from bridge.music import MidiFileError, NoteList, Piece, TempoChange, TimeSignature, piece_from_score  # noqa: E402
 from bridge.music.midi_file import load_midi_bytes  # noqa: E402
 
 FOLK_COLLECTIONS = {
@@ -373,6 +384,192 @@ def _accuracy(rs: list[dict]) -> dict:
     }
 
 
+# ---------------------------------------------------------------- key sections and window keys
+
+# Corpus scores whose key signature changes for a trio or middle section (written without the da capo,
+# so most end in the trio's key), and the Maple Leaf Rag with its repeats expanded (A B B A C C D D).
+SECTION_SCORES = (
+    "joplin/maple_leaf_rag.mxl",
+    "schumann_clara/polonaise_op1n1.mxl",
+    "schumann_clara/polonaise_op1n2.mxl",
+    "schumann_clara/polonaise_op1n3.mxl",
+    "mozart/k156/movement3.mxl",
+    "mozart/k80/movement3.mxl",
+    "haydn/opus74no1/movement3.mxl",
+    "haydn/opus1no1/movement2.mxl",
+    "beethoven/opus59no2/movement3.mxl",
+)
+
+
+def signature_of(tonic_pc: int, mode: str) -> int:
+    """Sharps (negative: flats, -5..6 with F# = Gb as 6) of a major or minor key's signature."""
+    major = tonic_pc if mode == "major" else (tonic_pc + 3) % 12
+    return (major * 7 + 5) % 12 - 5
+
+
+def load_section_scores(cache: Path) -> list[dict]:
+    """[{id, piece, changes: [(quarter, sharps)], bar_q}] from SECTION_SCORES, cached as MIDI + JSON."""
+    cache.mkdir(parents=True, exist_ok=True)
+    index_path = cache / "sections.json"
+    if not index_path.exists():
+        index_path.write_text(json.dumps([_section_entry(name, cache) for name in SECTION_SCORES]))
+    out = []
+    for entry in json.loads(index_path.read_text()):
+        piece = load_midi_bytes((cache / entry["midi"]).read_bytes()).without_key_signatures()
+        out.append({**entry, "piece": piece, "changes": [tuple(c) for c in entry["changes"]]})
+    return out
+
+
+def _section_entry(name: str, cache: Path) -> dict:
+    from music21 import corpus
+    from music21 import key as m21key
+    from music21 import meter as m21meter
+
+    score = corpus.parse(name)
+    try:
+        score = score.expandRepeats()
+    except Exception:  # badly formed repeats: the score as written
+        pass
+    part = score.parts[0]
+    measures = list(part.getElementsByClass("Measure"))
+    ts = next(iter(score.recurse().getElementsByClass(m21meter.TimeSignature)))
+    bar_q = float(ts.barDuration.quarterLength)
+    pad = bar_q - float(measures[0].duration.quarterLength)  # a pickup becomes a whole first bar
+    pad = pad if 0 < pad < bar_q else 0.0
+    changes, current = [], None
+    for m in measures:
+        for k in m.getElementsByClass(m21key.KeySignature):
+            if k.sharps != current:
+                changes.append((float(m.offset) + pad, (int(k.sharps) + 5) % 12 - 5))  # Gb = F#, Cb = B
+                current = k.sharps
+    rows = []
+    for track, p in enumerate(score.parts):
+        for n in p.flatten().stripTies().notes:
+            if n.quarterLength > 0:
+                rows += [(float(n.offset) + pad, float(n.quarterLength), x.midi, track) for x in n.pitches]
+    start, duration, pitch, track = zip(*rows)
+    k = len(rows)
+    piece = Piece(
+        notes=NoteList.from_columns(start, duration, pitch, [80] * k, [0] * k, [False] * k, track),
+        tempos=(TempoChange(0.0, 100.0),),
+        time_signatures=(TimeSignature(0.0, int(ts.numerator), int(ts.denominator)),),
+    )
+    ident = name.replace("/", "_").removesuffix(".mxl")
+    from bridge.music import save_midi
+
+    save_midi(piece, cache / f"{ident}.mid")
+    return {"id": ident, "midi": f"{ident}.mid", "changes": changes, "bar_q": bar_q}
+
+
+def _signature_at(changes: list[tuple[float, int]], q: float) -> int:
+    sharps = changes[0][1]
+    for t, s in changes:
+        if t <= q + 1e-6:
+            sharps = s
+    return sharps
+
+
+def _governing_signature(changes: list[tuple[float, int]], end: float) -> int:
+    """The signature in force for the most quarters (ties: the earliest)."""
+    spans: dict[int, float] = {}
+    for (t, s), nxt in zip(changes, [c[0] for c in changes[1:]] + [end]):
+        spans[s] = spans.get(s, 0.0) + max(nxt - t, 0.0)
+    return max(spans, key=lambda s: spans[s])
+
+
+def _window_truth(changes, start: float, stop: float) -> int:
+    """The signature covering most of [start, stop)."""
+    edges = [c[0] for c in changes] + [float("inf")]
+    cover = {}
+    for (t, s), nxt in zip(changes, edges[1:]):
+        cover[s] = cover.get(s, 0.0) + max(0.0, min(stop, nxt) - max(start, t))
+    return max(cover, key=lambda s: cover[s])
+
+
+def evaluate_sections(items: list[Item], cache: Path) -> dict:
+    single = {"pieces": 0, "global_old": 0, "global_new": 0, "with_changes": 0, "windows": 0, "win_old": 0,
+              "win_new": 0}  # fmt: skip
+    for it in items:
+        if it.truth.is_modal:
+            continue
+        truth = (it.truth.tonic_pc, it.truth.guess)
+        a = analyze_piece(it.piece, with_chords=False)
+        whole = estimate_key(it.piece.notes)
+        single["pieces"] += 1
+        single["global_old"] += (whole.tonic_pc, whole.mode) == truth
+        single["global_new"] += (a.key.tonic_pc, a.key.mode) == truth
+        single["with_changes"] += bool(a.key_changes)
+        spans = window_spans(it.piece)
+        for span, key in zip(spans, window_keys(it.piece, spans, a.key_sections)):
+            own = analyze_piece(it.piece.window(span.start_q, span.stop_q), with_chords=False).key
+            single["windows"] += 1
+            single["win_old"] += (own.tonic_pc, own.mode) == truth
+            single["win_new"] += (key.tonic_pc, key.mode) == truth
+    multi = {"pieces": [], "global_old": 0, "global_new": 0, "true_changes": 0, "found": 0, "reported": 0,
+             "windows": 0, "win_old": 0, "win_new": 0}  # fmt: skip
+    for entry in load_section_scores(cache):
+        piece, changes, bar_q = entry["piece"], entry["changes"], entry["bar_q"]
+        a = analyze_piece(piece, with_chords=False)
+        whole = estimate_key(piece.notes)
+        truth = _governing_signature(changes, piece.end)
+        multi["global_old"] += signature_of(whole.tonic_pc, whole.mode) == truth
+        multi["global_new"] += signature_of(a.key.tonic_pc, a.key.mode) == truth
+        found = [c.time for c in a.key_changes]
+        true_times = [t for t, _ in changes[1:]]
+        multi["true_changes"] += len(true_times)
+        multi["reported"] += len(found)
+        multi["found"] += sum(any(abs(f - t) <= 2 * bar_q + 1e-6 for f in found) for t in true_times)
+        spans = window_spans(piece)
+        w_old = w_new = 0
+        for span, key in zip(spans, window_keys(piece, spans, a.key_sections)):
+            want = _window_truth(changes, span.start_q, span.stop_q)
+            own = analyze_piece(piece.window(span.start_q, span.stop_q), with_chords=False).key
+            w_old += signature_of(own.tonic_pc, own.mode) == want
+            w_new += signature_of(key.tonic_pc, key.mode) == want
+        multi["windows"] += len(spans)
+        multi["win_old"] += w_old
+        multi["win_new"] += w_new
+        multi["pieces"].append(
+            {
+                "id": entry["id"],
+                "signatures": [[round(t / bar_q) + 1, s] for t, s in changes],  # [bar, sharps]
+                "whole_estimate": whole.name,
+                "global_key": a.key.name,
+                "key_changes": [c.to_dict() for c in a.key_changes],
+                "windows": len(spans),
+                "windows_right_old": w_old,
+                "windows_right_new": w_new,
+            }
+        )
+    return {"single_key": single, "multi_section": multi}
+
+
+def print_sections(report: dict, seconds: float) -> None:
+    s, m = report["single_key"], report["multi_section"]
+
+    def pct(a, b):
+        return f"{100 * a / b:.1f}%" if b else "-"
+
+    print(f"single-key pieces: {s['pieces']}")
+    n_single = s["pieces"]
+    print(f"  global key   estimate_key {pct(s['global_old'], n_single)}   governing {pct(s['global_new'], n_single)}")
+    print(f"  pieces with a key change reported: {s['with_changes']} ({pct(s['with_changes'], s['pieces'])})")
+    print(f"  windows ({s['windows']}) in the piece's key: own notes {pct(s['win_old'], s['windows'])}"
+          f"   key section {pct(s['win_new'], s['windows'])}")  # fmt: skip
+    n = len(m["pieces"])
+    print(f"\nmulti-section scores: {n} (judged by key signature)")
+    print(f"  global key   estimate_key {pct(m['global_old'], n)}   governing {pct(m['global_new'], n)}")
+    print(f"  signature changes found within 2 bars: {m['found']} of {m['true_changes']}", end="")
+    print(f"; changes reported {m['reported']}")
+    print(f"  windows ({m['windows']}) in their section's signature: own notes {pct(m['win_old'], m['windows'])}"
+          f"   key section {pct(m['win_new'], m['windows'])}")  # fmt: skip
+    for p in m["pieces"]:
+        changes = ", ".join(f"bar {c['bar']} {c['from']} -> {c['to']}" for c in p["key_changes"]) or "none"
+        print(f"  {p['id']:<34} signatures {p['signatures']}  whole {p['whole_estimate']:<9}"
+              f"  global {p['global_key']:<9}  changes: {changes}")  # fmt: skip
+    print(f"\n{seconds:.0f} s")
+
+
 # ---------------------------------------------------------------- tuning
 
 # Second stage: the first (Temperley weight 0-1, final 0-0.45, first 0-0.1, final third 0-0.2, ending
@@ -471,6 +668,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clip-bars", type=int, default=None, help="score N-bar clips instead of whole pieces")
     parser.add_argument("--tune", action="store_true", help="grid-search KeyParams on the tuning half")
     parser.add_argument("--rows", type=Path, default=None, help="also write one JSON line per piece here")
+    parser.add_argument("--sections", action="store_true", help="score key sections, global keys and window keys")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     collections = [c.strip() for c in args.collections.split(",") if c.strip()]
@@ -478,6 +676,13 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown collections {sorted(unknown)}; known: {', '.join(ALL_COLLECTIONS)}")
     items, skipped = load_items(collections, args.limit, args.cache)
+    if args.sections:
+        report = evaluate_sections(items, args.cache)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print_sections(report, time.perf_counter() - t0)
+        return 0
     if args.clip_bars:
         items = clips(items, args.clip_bars)
     if args.tune:

@@ -6,6 +6,7 @@ See docs/analysis.md for the algorithms, conventions and measured accuracy.
 from bridge.analysis.chords import ChordEvent, chord_symbol, label_chords, progression, recognize_chord
 from bridge.analysis.instruments import InstrumentInfo, instrument_infos, program_family, program_name
 from bridge.analysis.key import KeyEstimate, estimate_key
+from bridge.analysis.modulation import KeyChange, KeySection, key_sections
 from bridge.analysis.piece import PieceAnalysis, analyze_piece
 from bridge.analysis.qualities import QUALITY_NAMES
 from bridge.analysis.roman import roman_numeral
@@ -17,13 +18,16 @@ __all__ = [
     "TEMPO_WORDS",
     "ChordEvent",
     "InstrumentInfo",
+    "KeyChange",
     "KeyEstimate",
+    "KeySection",
     "PieceAnalysis",
     "analyze_piece",
     "chord_symbol",
     "classify_texture",
     "estimate_key",
     "instrument_infos",
+    "key_sections",
     "label_chords",
     "program_family",
     "program_name",

@@ -9,6 +9,7 @@ from bridge.analysis.descriptors import dynamics_word, mean_pitch, mean_velocity
 from bridge.analysis.instruments import InstrumentInfo, instrument_infos
 from bridge.analysis.key import KeyEstimate, estimate_key
 from bridge.analysis.meter import bar_count, main_time_signature, subdivided_bar_grid
+from bridge.analysis.modulation import KeyChange, KeySection, governing_key, key_changes, key_sections
 from bridge.analysis.tempo import main_tempo, tempo_word
 from bridge.analysis.texture import classify_texture
 from bridge.music import Piece
@@ -32,6 +33,8 @@ class PieceAnalysis:
     texture: str
     chords: tuple[ChordEvent, ...]
     progression: tuple[str, ...]
+    key_sections: tuple[KeySection, ...] = ()  # one per stretch in one key; `key` governs most of them
+    key_changes: tuple[KeyChange, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -51,6 +54,8 @@ class PieceAnalysis:
             "texture": self.texture,
             "chords": [c.to_dict() for c in self.chords],
             "progression": list(self.progression),
+            "key_changes": [c.to_dict() for c in self.key_changes],
+            "key_sections": [s.to_dict() for s in self.key_sections],
         }
 
 
@@ -58,7 +63,9 @@ def analyze_piece(piece: Piece, with_chords: bool = True) -> PieceAnalysis:
     """Describe `piece` from its notes and tempo/meter maps; key signatures are ignored."""
     notes = piece.notes
     pitched = notes.pitched()
-    key = estimate_key(notes)
+    whole_key = estimate_key(notes)
+    sections = key_sections(piece, whole=whole_key)
+    key = governing_key(sections, whole_key)
     texture = classify_texture(notes)
     chords: list[ChordEvent] = []
     if with_chords and len(pitched):
@@ -86,4 +93,6 @@ def analyze_piece(piece: Piece, with_chords: bool = True) -> PieceAnalysis:
         texture=texture,
         chords=tuple(chords),
         progression=tuple(progression(chords)),
+        key_sections=sections,
+        key_changes=key_changes(sections),
     )

@@ -39,16 +39,33 @@ def tempo_range(word: str) -> tuple[float, float]:
 
 
 def main_tempo(piece: Piece) -> float:
-    """The tempo in force for the longest time (quarters) of the piece; the first tempo if there are no notes."""
+    """The tempo that governs most of the music: the median of the tempo in force at each note played.
+
+    Every distinct onset time (a chord counts once) votes for the tempo in force there, and the answer
+    is the weighted median of those tempos. A held final chord, a fermata or a closing ritardando plays
+    few notes, so it cannot win however many seconds or quarters it lasts; a sequenced performance whose
+    tempo drifts on every beat gets its middle, not whichever value happens to repeat. Without notes,
+    the tempo in force for the most quarters; without a tempo map, 120.
+    """
     tempos = sorted(piece.tempos, key=lambda t: t.time)
     if not tempos:
         return 120.0
-    end = max(piece.end, tempos[-1].time)
-    times = np.array([t.time for t in tempos] + [end])
-    spans = np.clip(np.diff(times), 0.0, None)
-    if spans.sum() <= 0:
-        return float(tempos[0].bpm)
-    by_bpm: dict[float, float] = {}
-    for t, span in zip(tempos, spans):
-        by_bpm[round(t.bpm, 2)] = by_bpm.get(round(t.bpm, 2), 0.0) + float(span)
-    return float(max(by_bpm, key=lambda b: by_bpm[b]))
+    times = np.array([t.time for t in tempos])
+    bpms = np.array([t.bpm for t in tempos], dtype=np.float64)
+    onsets = np.unique(np.round(piece.notes.start, 6)) if len(piece.notes) else np.zeros(0)
+    if len(onsets):
+        index = np.clip(np.searchsorted(times, onsets + 1e-9, side="right") - 1, 0, len(tempos) - 1)
+        weights = np.bincount(index, minlength=len(tempos)).astype(np.float64)
+    else:
+        end = max(piece.end, float(times[-1]))
+        weights = np.clip(np.diff(np.append(times, end)), 0.0, None)
+    if weights.sum() <= 0:
+        return float(bpms[0])
+    return weighted_median(bpms, weights)
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The lowest value at which the cumulative weight reaches half of the total."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2.0 - 1e-12)])

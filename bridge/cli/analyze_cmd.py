@@ -1,4 +1,4 @@
-"""`midibridge analyze FILE`: key, tempo, meter, instruments, texture and chords of a MIDI file."""
+"""`midibridge analyze FILE`: key, key changes, tempo, meter, instruments, texture and chords of a MIDI file."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from bridge.cli.options import emit_json, json_option, load_midi_or_fail
 @click.option("--chords/--no-chords", "show_chords", default=True, help="Show the chord list (table only).")
 @json_option
 def analyze(file: Path, show_chords: bool, as_json: bool) -> None:
-    """Describe a MIDI file: key (from the notes, not the key signature), tempo, meter, instruments, chords."""
+    """Describe a MIDI file: key and key changes (from the notes, not the key signature), tempo, meter,
+    instruments, chords."""
     from bridge.analysis import analyze_piece
 
     piece = load_midi_or_fail(file)
@@ -34,6 +35,8 @@ def _print_table(file: Path, a, warnings, show_chords: bool) -> None:
 
     table = Table(title=str(file), show_header=False)
     table.add_row("key", f"{a.key.name} (confidence {a.key.confidence:.2f})")
+    changes = "\n".join(f"bar {c.bar}: {c.before.name} -> {c.after.name}" for c in a.key_changes)
+    table.add_row("key changes", changes or "none")
     table.add_row("tempo", f"{a.tempo_bpm:g} BPM ({a.tempo_word})")
     table.add_row("time signature", a.time_signature)
     table.add_row("length", f"{a.bars:g} bars, {a.seconds:.1f} s, {a.note_density:.1f} notes/s")

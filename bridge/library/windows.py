@@ -1,4 +1,5 @@
-"""Cutting a piece into overlapping bar windows, so that a section of a long file can be found."""
+"""Cutting a piece into overlapping bar windows, so that a section of a long file can be found, and the key
+each window is in."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bridge.analysis.key import KeyEstimate
+from bridge.analysis.modulation import KeySection, key_at, key_sections
 from bridge.music import Piece
 
 WINDOW_BARS = 8
@@ -50,3 +53,16 @@ def span_for_bars(piece: Piece, first_bar: int, last_bar: int) -> Span:
     last_bar = min(last_bar, n_bars)
     bounds = np.append(starts, max(piece.end, float(starts[-1]) + 1e-6))
     return Span(first_bar - 1, last_bar, float(bounds[first_bar - 1]), float(bounds[last_bar]))
+
+
+def window_keys(piece: Piece, spans: list[Span], sections: tuple[KeySection, ...] | None = None) -> list[KeyEstimate]:
+    """The key of each window: the key of the piece's key section that covers most of it.
+
+    A window of a rag's trio is in the trio's key and the rest in the tonic. An 8-bar window judged on its
+    own notes is often wrong (a strain that stops on a half cadence reads as the dominant key); its
+    section is heard over many bars, so windows of one stretch of music agree. `sections` is
+    `analyze_piece(piece).key_sections` when the caller has it.
+    """
+    if sections is None:
+        sections = key_sections(piece)
+    return [key_at(sections, span.start_q, span.stop_q) for span in spans]

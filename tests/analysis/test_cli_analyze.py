@@ -1,6 +1,7 @@
 """`midibridge analyze FILE [--json]`."""
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -38,3 +39,24 @@ def test_missing_file(tmp_path):
     result = CliRunner().invoke(main, ["analyze", str(tmp_path / "nope.mid")])
     assert result.exit_code != 0
     assert "cannot read file" in result.output
+
+
+RAG = Path(__file__).parent / "data" / "maple_leaf_rag.mid"
+
+
+def test_analyze_lists_key_changes():
+    result = CliRunner().invoke(main, ["analyze", str(RAG), "--no-chords"])
+    assert result.exit_code == 0, result.output
+    assert "key changes" in result.output
+    assert "Ab major -> Db major" in result.output and "Db major -> Ab major" in result.output
+    report = json.loads(CliRunner().invoke(main, ["analyze", str(RAG), "--json"]).output)
+    assert report["key"]["name"] == "Ab major"
+    changes = report["key_changes"]
+    assert [(c["from"], c["to"]) for c in changes] == [("Ab major", "Db major"), ("Db major", "Ab major")]
+    assert all(isinstance(c["bar"], int) and c["bar"] > 1 for c in changes)
+
+
+def test_one_key_piece_says_none(chorale_path):
+    result = CliRunner().invoke(main, ["analyze", str(chorale_path), "--no-chords"])
+    assert "key changes" in result.output and "none" in result.output
+    assert json.loads(CliRunner().invoke(main, ["analyze", str(chorale_path), "--json"]).output)["key_changes"] == []
