@@ -151,15 +151,19 @@ def repetition_bias(recent: list[tuple[int, int]], run_penalty: float = 1.6, reu
 def motif_source(history: list[BarEvents], bar_no: int, phrase_len: int = 4) -> BarEvents | None:
     """The bar that bar `bar_no` echoes: the same bar of the phrase before, in the answering (second) phrase
     of each pair, except its last bar (the cadence is the answer's own); and in the first phrase of a pair of
-    four bars or more, its third bar echoes its first (the a-a' of a sentence). None when there is nothing."""
+    four bars or more, its third bar echoes its first (the a-a' of a sentence). None when there is nothing.
+    `history` ends with bar `bar_no - 1` and may have lost its oldest bars (a live stream keeps a window)."""
     pl = max(1, phrase_len)
     k = bar_no % (2 * pl)
-    if pl >= 4 and k == 2 and bar_no - 2 < len(history):
-        src = history[bar_no - 2]
-        return src if src.notes else None
-    if k < pl or k == 2 * pl - 1 or bar_no - pl < 0 or bar_no - pl >= len(history):
+    if pl >= 4 and k == 2:
+        back = 2
+    elif k < pl or k == 2 * pl - 1 or bar_no - pl < 0:
         return None
-    src = history[bar_no - pl]
+    else:
+        back = pl
+    if back > len(history):
+        return None
+    src = history[-back]
     return src if src.notes else None
 
 
@@ -329,61 +333,70 @@ def generate_melody(stepper, c: Controls, rng: np.random.Generator, bars: list[B
     for k, bar in enumerate(prefix):
         stepper.feed(melody_bar_prefix(bar) + melody_bar_notes(bar))
         recent += [(k * ppb + pos, pitch) for pos, pitch, _ in bar.notes]
-    p_allowed, p_bias = pitch_bias(c.tonic_pc, c.mode, b)
-    home = np.zeros(V.VOCAB_SIZE)
-    for p in range(V.PITCH_LOW, V.PITCH_HIGH + 1):
-        if (p - c.tonic_pc) % 12 in (0, 3 if c.mode == "minor" else 4, 7):
-            home[V.pitch_token(p)] = b.final_tonic_pitch
     out = []
     history: list[BarEvents] = list(prefix)
     for n, bar in enumerate(bars):
         final = n == len(bars) - 1 and bar.cadence
-        logits = stepper.feed(melody_bar_prefix(bar))
-        notes: list[tuple[int, int, int]] = []
-        last_pos = -1
-        src = motif_source(history, len(prefix) + n, b.phrase_len) if b.motif else None
-        if src is not None and b.restate > 0 and not final and rng.random() < b.restate:
-            # Restate the source bar outright: its rhythm and contour, fed through the model so that its memory
-            # holds the bar as written.
-            restated = restatement(src, bar, c.tonic_pc, c.mode, ppb, b.pitch_low, b.pitch_high)
-            for pos, pitch, dur in restated:
-                stepper.feed([V.POS0 + pos, V.pitch_token(pitch), V.duration_token(dur)])
-                recent.append(((len(prefix) + n) * ppb + pos, pitch))
-            stepper.feed([V.EOB])
-            out.append(replace(bar, notes=tuple((p, q, V.DURATIONS[V.duration_token(d) - V.DUR0])
-                                                for p, q, d in restated)))
-            history.append(out[-1])
-            continue
         # A bar may rest, but not the first or the last, nor two in a row: an empty melody feeds on itself
         # (the model, seeing empty bars, writes more of them) until a piece has no tune at all.
         prev_empty = bool(history) and not history[-1].notes
         must_play = n == 0 and not prefix or n == len(bars) - 1 or prev_empty
-        while True:
-            allowed = _mask(V.POS0 + last_pos + 1, V.POS0 + ppb) | _mask(V.EOB, V.EOB + 1)
-            if must_play and not notes:
-                allowed = _mask(V.POS0, V.POS0 + ppb)
-            if len(notes) >= MAX_NOTES_PER_BAR or last_pos >= ppb - 1:
-                allowed = _mask(V.EOB, V.EOB + 1)
-            echo = motif_bias(src, bar, last_pos, None, b.motif) if src is not None else None
-            t = sample(logits, rng, c.temperature, c.top_p, allowed=allowed, bias=echo)
-            logits = stepper.feed([t])
-            if t == V.EOB:
-                break
-            bias = p_bias + home if final else p_bias
-            if b.repetition:
-                bias = bias + b.repetition * repetition_bias(recent)
-            if src is not None:
-                bias = bias + motif_bias(src, bar, last_pos, t - V.POS0, b.motif)
-            pitch = sample(logits, rng, c.temperature, c.top_p, allowed=p_allowed, bias=bias)
-            logits = stepper.feed([pitch])
-            dur = sample(logits, rng, c.temperature, c.top_p, allowed=DUR_MASK)
-            logits = stepper.feed([dur])
-            last_pos = t - V.POS0
-            notes.append((last_pos, pitch - V.PITCH0 + V.PITCH_LOW, V.DURATIONS[dur - V.DUR0]))
-            recent.append(((len(prefix) + n) * ppb + last_pos, notes[-1][1]))
-        out.append(replace(bar, notes=tuple(notes)))
+        out.append(melody_bar(stepper, c, rng, bar, history, len(prefix) + n, b, final, must_play, recent))
         history.append(out[-1])
     return out
+
+
+def melody_bar(stepper, c: Controls, rng: np.random.Generator, bar: BarEvents, history: list[BarEvents],
+               bar_no: int, b: Biases, final: bool, must_play: bool, recent: list[tuple[int, int]]) -> BarEvents:
+    """The melody of one bar over `bar`'s chords, the melody stepper fed up to the bar before; `history` ends
+    with that bar. Shared by whole pieces (`generate_melody`) and the live stream (`BarGenerator`). `final`
+    leans on the tonic chord's tones; `must_play` forbids an empty bar; `recent` [(pos, pitch)] feeds the
+    repetition guard and gains this bar's notes."""
+    ppb = positions_per_bar(c.meter)
+    p_allowed, p_bias = pitch_bias(c.tonic_pc, c.mode, b)
+    logits = stepper.feed(melody_bar_prefix(bar))
+    src = motif_source(history, bar_no, b.phrase_len) if b.motif else None
+    if src is not None and b.restate > 0 and not final and rng.random() < b.restate:
+        # Restate the source bar outright: its rhythm and contour, fed through the model so that its memory
+        # holds the bar as written.
+        restated = restatement(src, bar, c.tonic_pc, c.mode, ppb, b.pitch_low, b.pitch_high)
+        for pos, pitch, dur in restated:
+            stepper.feed([V.POS0 + pos, V.pitch_token(pitch), V.duration_token(dur)])
+            recent.append((bar_no * ppb + pos, pitch))
+        stepper.feed([V.EOB])
+        return replace(bar, notes=tuple((p, q, V.DURATIONS[V.duration_token(d) - V.DUR0]) for p, q, d in restated))
+    if final:
+        home = np.zeros(V.VOCAB_SIZE)
+        for p in range(V.PITCH_LOW, V.PITCH_HIGH + 1):
+            if (p - c.tonic_pc) % 12 in (0, 3 if c.mode == "minor" else 4, 7):
+                home[V.pitch_token(p)] = b.final_tonic_pitch
+        p_bias = p_bias + home
+    notes: list[tuple[int, int, int]] = []
+    last_pos = -1
+    while True:
+        allowed = _mask(V.POS0 + last_pos + 1, V.POS0 + ppb) | _mask(V.EOB, V.EOB + 1)
+        if must_play and not notes:
+            allowed = _mask(V.POS0, V.POS0 + ppb)
+        if len(notes) >= MAX_NOTES_PER_BAR or last_pos >= ppb - 1:
+            allowed = _mask(V.EOB, V.EOB + 1)
+        echo = motif_bias(src, bar, last_pos, None, b.motif) if src is not None else None
+        t = sample(logits, rng, c.temperature, c.top_p, allowed=allowed, bias=echo)
+        logits = stepper.feed([t])
+        if t == V.EOB:
+            break
+        bias = p_bias
+        if b.repetition:
+            bias = bias + b.repetition * repetition_bias(recent)
+        if src is not None:
+            bias = bias + motif_bias(src, bar, last_pos, t - V.POS0, b.motif)
+        pitch = sample(logits, rng, c.temperature, c.top_p, allowed=p_allowed, bias=bias)
+        logits = stepper.feed([pitch])
+        dur = sample(logits, rng, c.temperature, c.top_p, allowed=DUR_MASK)
+        logits = stepper.feed([dur])
+        last_pos = t - V.POS0
+        notes.append((last_pos, pitch - V.PITCH0 + V.PITCH_LOW, V.DURATIONS[dur - V.DUR0]))
+        recent.append((bar_no * ppb + last_pos, notes[-1][1]))
+    return replace(bar, notes=tuple(notes))
 
 
 def _rng(c: Controls) -> np.random.Generator:

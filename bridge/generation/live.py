@@ -34,14 +34,11 @@ from bridge.generation.encoding import (
 from bridge.generation.generate import (
     CHORD_MASK,
     DENS_MASK,
-    DUR_MASK,
-    MAX_NOTES_PER_BAR,
     Biases,
     _mask,
     chord_key_bias,
     dominant_bias,
     melody_fit_bias,
-    pitch_bias,
     tonic_bias,
 )
 from bridge.generation.prompt import Controls
@@ -277,48 +274,18 @@ class BarGenerator:
         return bar
 
     def _sample_melody(self, bar: BarEvents, final: bool) -> BarEvents:
+        """The bar's melody through the one sampler whole pieces use (`generate.melody_bar`): phrase echoes
+        and restatements, the repetition guard, never two empty bars in a row."""
+        from bridge.generation.generate import melody_bar
+
         c = self.controls.base
-        b = self.biases
-        mel = self.models.melody
         ppb = positions_per_bar(c.meter)
-        p_allowed, p_bias = pitch_bias(c.tonic_pc, c.mode, b)
-        if final:
-            home = np.zeros(V.VOCAB_SIZE)
-            for p in range(V.PITCH_LOW, V.PITCH_HIGH + 1):
-                if (p - c.tonic_pc) % 12 in (0, 3 if c.mode == "minor" else 4, 7):
-                    home[V.pitch_token(p)] = b.final_tonic_pitch
-            p_bias = p_bias + home
-        guard = _repetition_guard()
-        logits = mel.feed(melody_bar_prefix(bar))
-        notes: list[tuple[int, int, int]] = []
-        last_pos = -1
-        while True:
-            allowed = _mask(V.POS0 + last_pos + 1, V.POS0 + ppb) | EOB_MASK
-            if len(notes) >= MAX_NOTES_PER_BAR or last_pos >= ppb - 1:
-                allowed = EOB_MASK
-            t = sample(logits, self.rng, c.temperature, c.top_p, allowed=allowed)
-            logits = mel.feed([t])
-            if t == V.EOB:
-                break
-            bias = p_bias if guard is None else p_bias + guard(self._recent_notes(notes))
-            pitch = sample(logits, self.rng, c.temperature, c.top_p, allowed=p_allowed, bias=bias)
-            logits = mel.feed([pitch])
-            dur = sample(logits, self.rng, c.temperature, c.top_p, allowed=DUR_MASK)
-            logits = mel.feed([dur])
-            last_pos = t - V.POS0
-            notes.append((last_pos, pitch - V.PITCH0 + V.PITCH_LOW, V.DURATIONS[dur - V.DUR0]))
-        return replace(bar, notes=tuple(notes))
-
-    def _recent_notes(self, current: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
-        recent = [(p, n) for bar in self.history[-2:] for p, n, _ in bar.notes]
-        return recent + [(p, n) for p, n, _ in current]
-
-
-def _repetition_guard():
-    """The melody repetition guard of `bridge.generation.generate`, when that module provides one."""
-    from bridge.generation import generate
-
-    return getattr(generate, "repetition_bias", None)
+        start = self.bar_index - 2
+        recent = [((start + k) * ppb + pos, pitch) for k, prev in enumerate(self.history[-2:])
+                  for pos, pitch, _ in prev.notes]
+        must_play = not self.history or not self.history[-1].notes or final
+        return melody_bar(self.models.melody, c, self.rng, bar, self.history, self.bar_index, self.biases, final,
+                          must_play, recent)
 
 
 def song_of(generator: BarGenerator, bars: list[BarEvents]) -> Song:

@@ -96,9 +96,13 @@ def test_motif_source_is_the_same_bar_of_the_phrase_before():
 
     hist = [BarEvents((V.chord_token(0, 0),) * 4, notes=((0, 60 + i, 4), (8, 64, 4))) for i in range(8)]
     # Bar 3 echoes bar 1 (a a' of a sentence); the answering phrase's bars 5-7 echo bars 1-3; cadences are free.
-    assert [motif_source(hist, n) is not None for n in range(8)] == [False, False, True, False, True, True, True,
-                                                                     False]
-    assert motif_source(hist, 5) is hist[1] and motif_source(hist, 2) is hist[0]
+    # `history` ends with the bar before (bar n - 1), as the sampler keeps it.
+    assert [motif_source(hist[:n], n) is not None for n in range(8)] == [False, False, True, False, True, True,
+                                                                         True, False]
+    assert motif_source(hist[:5], 5) is hist[1] and motif_source(hist[:2], 2) is hist[0]
+    # A live stream keeps a window of recent bars: the echo is found from the end of it.
+    window = (hist * 2)[6:13]  # bars 6..12 of a longer stream
+    assert motif_source(window, 13) is window[-4]  # bar 13 (the answer's 2nd bar) echoes bar 9
     up = BarEvents((V.chord_token(7, 0),) * 4)
     b = motif_bias(hist[1], up, -1, None, 2.0)
     assert b[V.POS0] == 2.0  # the echoed rhythm's first onset
