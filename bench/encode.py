@@ -1,11 +1,15 @@
 """Retrieval encoder latency: one text query (p50/p99, tokenisation included) for torch eager, ONNX fp32,
 ONNX fp16-stored weights and ONNX int8 in the same run, and MIDI clip encode throughput (clips/s).
 
-    .venv/bin/python bench/encode.py --model runs/retrieval/best --onnx runs/retrieval/export [--data corpus]
+    .venv/bin/python bench/encode.py                      # a fresh clone: the shipped ONNX towers only
+    .venv/bin/python bench/encode.py --checkpoint runs/retrieval/best --onnx runs/retrieval/export [--data corpus]
 
---model is a training checkpoint dir (torch eager column); --onnx an export dir holding text_encoder.onnx,
-.fp16.onnx and .int8.onnx (and the MIDI towers). Rows whose files are missing are skipped with a note; the
-precision the export chose to ship is marked "(shipped)".
+--checkpoint (alias --model) is a training checkpoint dir (model.pt) for the torch eager column; the repository
+ships no checkpoint, so without it that column is skipped with one line saying why. --onnx is an export dir
+holding text_encoder.onnx, .fp16.onnx and .int8.onnx (and the MIDI towers); default: the shipped model
+(bridge/assets/models/retrieval, which holds the shipped precision only). Rows whose files are missing are
+skipped with a note; the precision the export chose to ship is marked "(shipped)". Prints the machine, its load
+and the command line first; --json prints the report as JSON instead of tables.
 """
 
 from __future__ import annotations
@@ -100,8 +104,9 @@ def throughput(encode, seqs: list[np.ndarray], repeats: int = 2) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=Path("runs/retrieval/best"))
-    parser.add_argument("--onnx", type=Path, default=Path("runs/retrieval/export"))
+    parser.add_argument("--checkpoint", "--model", dest="model", type=Path, default=None,
+                        help="training checkpoint dir (model.pt) for the torch eager baseline; none is shipped")
+    parser.add_argument("--onnx", type=Path, default=None, help="export dir (default: the shipped model)")
     parser.add_argument("--data", type=Path, default=None, help="corpus: time real test clips")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--clips", type=int, default=256)
@@ -109,14 +114,35 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    import platform
+
     import onnxruntime as ort
 
-    from bridge.inference.retrieval import make_session
+    from bridge.inference.retrieval import default_model_dir, make_session
     from bridge.tokens import MidiWindow, load_tokenizer, pad_batch
 
-    report: dict = {"threads": args.threads, "text_query": {}, "midi_clips_per_s": {}, "notes": []}
+    if args.onnx is None:
+        args.onnx = default_model_dir()
+    report: dict = {
+        "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
+        "cpu_count": os.cpu_count(),
+        "load_avg": os.getloadavg(),
+        "argv": sys.argv,
+        "onnx_dir": str(args.onnx),
+        "threads": args.threads, "text_query": {}, "midi_clips_per_s": {}, "notes": [],
+    }  # fmt: skip
+    print(
+        f"machine {report['machine']}, {os.cpu_count()} cores, load {report['load_avg']}; {' '.join(sys.argv)}",
+        file=sys.stderr,
+    )
     rows = [(f"onnx {p}", f"text_encoder{suffix}") for p, suffix in PRECISION_FILES]
-    if (args.model / "model.pt").is_file():
+    if args.model is None:
+        report["notes"].append(
+            "torch eager skipped: no --checkpoint DIR given (the repository ships the ONNX towers, not a torch"
+            " checkpoint; pass a training run's checkpoint dir to time it)"
+        )
+        enc = None
+    elif (args.model / "model.pt").is_file():
         import torch
 
         from models.retrieval.torch_encoders import TorchRetrievalEncoders
@@ -133,6 +159,8 @@ def main() -> None:
         else:
             report["notes"].append(f"no {file} in {args.onnx}: {label} skipped")
 
+    if not (args.onnx / "midi_tokenizer.json").is_file() and args.model is None:
+        raise SystemExit(f"no midi_tokenizer.json in {args.onnx} and no --checkpoint: no MIDI tower to time")
     tokenizer = load_tokenizer(args.onnx if (args.onnx / "midi_tokenizer.json").is_file() else args.model)
     midi_cfg = (
         json.loads((args.onnx / "midi_encoder.json").read_text())

@@ -11,7 +11,10 @@
    vectors, memory of the index, its file size and the time to open it again (cold start).
 2. `e2e` (--e2e-sizes): `Library.search_with_info` on a snapshot of that many windows, exact vs approximate,
    text queries incl. text encoding by the shipped text tower (1 thread), with constraint tiers, and the same
-   with a hard filter (--meter 3/4); recall@10 of the hit lists by (tier, score).
+   with a hard filter (--meter 3/4); recall@10 of the hit lists by (tier, score). Where the approximate index
+   is used, `fresh_process`: a new process opens the saved snapshot and index as a daemon's search worker does
+   (cold start), serves the same queries (p50/p99, text encoding alone) and reports its memory (RSS, and
+   the anonymous / file-backed parts: vectors and graph codes are memory-mapped).
 3. `vectors` (--sizes): the older hard case, 384-d vectors around 2,000 cluster centres with no duplicates:
    exact einsum vs BLAS `@`, and the approximate index up to --ann-max vectors at ef_search 64 and 256.
 4. `library`: end-to-end `Library.search_with_info` at --library-windows windows (SQLite index written through
@@ -166,18 +169,29 @@ def synthetic_snapshot(n: int, generation: int, model: str, dim: int = DIM, seed
     programs[:, 0] |= rng.random(n) < 0.5
     w = np.arange(n) % 4
     files = n // 4 + 1
-    key_names = {(t, m): f"{names[t]} {('major', 'minor')[m]}" for t in range(12) for m in range(2)}
+    key_vocab = tuple(sorted(f"{names[t]} {('major', 'minor')[m]}" for t in range(12) for m in range(2)))
+    key_code = np.array(
+        [[key_vocab.index(f"{names[t]} {('major', 'minor')[m]}") for m in range(2)] for t in range(12)], np.uint8
+    )[tonic, mode]
+    one = np.zeros(n, dtype=np.uint8)
+    # Texture, register and dynamics drawn like a real library's (so mood words split it into patterns).
+    texture = rng.choice(3, n, p=[0.3, 0.5, 0.2]).astype(np.uint8)  # monophonic, homophonic, polyphonic
+    register = rng.choice(3, n, p=[0.6, 0.25, 0.15]).astype(np.uint8)  # mid, high, low (vocab order below)
+    dynamics = rng.choice(6, n).astype(np.uint8)
     return Snapshot(
         generation=generation, files=tuple(f"/bench/file_{f:07d}.mid" for f in range(files)),
         file_hashes=tuple(f"h{f}" for f in range(files)), file_of=(np.arange(n) // 4).astype(np.int32),
         window_ids=np.arange(1, n + 1, dtype=np.int64), start_bar=(w * 4).astype(np.int32),
         end_bar=(w * 4 + 8).astype(np.int32), start_q=w * 16.0, stop_q=w * 16.0 + 32, start_s=w * 8.0,
         end_s=w * 8.0 + 16, tonic_pc=tonic, mode=mode, key_confidence=np.full(n, 0.8, np.float32),
-        key_names=tuple(key_names[int(t), int(m)] for t, m in zip(tonic, mode)),
-        tempo=rng.integers(60, 180, n).astype(np.float32), tempo_words=("Allegro",) * n,
-        meter=rng.choice(4, n, p=[0.1, 0.2, 0.6, 0.1]).astype(np.int16), meters=meters, programs=programs,
-        program_bits=np.packbits(programs, axis=1), texture=("homophonic",) * n, register=("mid",) * n,
-        dynamics=("mf",) * n, pc_hist=np.full((n, 12), 1 / 12, np.float32), vectors=real_shaped_vectors(n, dim),
+        key_code=key_code, key_vocab=key_vocab,
+        tempo=rng.integers(60, 180, n).astype(np.float32), tempo_word_code=one, tempo_word_vocab=("Allegro",),
+        meter=rng.choice(4, n, p=[0.1, 0.2, 0.6, 0.1]).astype(np.int16), meters=meters,
+        program_bits=np.packbits(programs, axis=1), texture_code=texture,
+        texture_vocab=("homophonic", "monophonic", "polyphonic"), register_code=register,
+        register_vocab=("high", "low", "mid"), dynamics_code=dynamics,
+        dynamics_vocab=("f", "ff", "mf", "mp", "p", "pp"),
+        pc_hist=np.full((n, 12), 1 / 12, np.float32), vectors=real_shaped_vectors(n, dim),
         has_vector=np.ones(n, dtype=bool), model=model,
     )  # fmt: skip
 
@@ -234,9 +248,67 @@ def bench_end_to_end(n: int, queries: int) -> dict:
                 rec.append(got / max(len(e), 1))
             out[f"recall_at_10_{label}"] = round(float(np.mean(rec)), 4)
         out["rss_mb"] = round(rss_mb())
+        if "approximate" in out.get("search", ""):  # a daemon's worker: a fresh process opening the saved files
+            from bridge.library import snapshot_cache
+
+            db_id = store.get_meta(lib._conn, "db_id")
+            snapshot_cache.save(snap, snapshot_cache.cache_path(lib.db_dir, db_id, snap.generation, snap.model))
+            out["fresh_process"] = cold_process(lib.db_dir, queries)
         lib.close()
     log.info("end to end: %s", out)
     return out
+
+
+def cold_process(db: Path, queries: int) -> dict:
+    """`--cold DB` in a new process: what a daemon's search worker pays to open a saved library and serve it."""
+    import subprocess
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--cold", str(db), "--queries", str(queries)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        log.warning("fresh process failed: %s", done.stderr[-2000:])
+        return {"error": done.stderr.strip().splitlines()[-1:] or ["?"]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cold_main(db: Path, queries: int) -> None:
+    """Open `db` as a fresh search worker would (saved snapshot, memory-mapped vectors, saved approximate index),
+    then serve text queries: cold start, p50/p99 with and without a filter, text encoding alone, memory."""
+    t0 = time.perf_counter()
+    from bridge.library import Library, SearchQuery
+
+    encoder, real = load_encoder(threads=1)
+    t1 = time.perf_counter()
+    lib = Library.open(db, encoder=encoder)
+    lib.ann_build = "never"
+    snap = lib.snapshot()
+    t2 = time.perf_counter()
+    mode = lib.search_mode(snap)
+    t3 = time.perf_counter()
+    out: dict = {"search": mode, "text_encoding_included": real, "model_load_s": round(t1 - t0, 2),
+                 "snapshot_load_s": round(t2 - t1, 2), "index_load_s": round(t3 - t2, 2),
+                 "cold_start_s": round(t3 - t1, 2), "rss_mb_after_open": round(rss_mb())}  # fmt: skip
+    texts = list(TEXT_QUERIES)
+    for text in texts[:5]:
+        lib.search_with_info(SearchQuery(text=text))
+    for label, extra in (("text", {}), ("text_meter_3_4", {"meter": "3/4"})):
+        ms, enc = [], []
+        for i in range(queries):
+            text = texts[i % len(texts)]
+            t = time.perf_counter()
+            encoder.encode_text([text])
+            enc.append((time.perf_counter() - t) * 1e3)
+            t = time.perf_counter()
+            lib.search_with_info(SearchQuery(text=text, k=K, **extra))
+            ms.append((time.perf_counter() - t) * 1e3)
+        out[label] = percentiles(ms)
+        out[f"{label}_text_encoding_alone"] = percentiles(enc)
+    m = psutil.Process().memory_full_info()
+    out["rss_mb"] = round(m.rss / 1e6)
+    out["rss_anonymous_mb"] = round((m.rss - m.shared) / 1e6)
+    out["rss_file_backed_mb"] = round(m.shared / 1e6)  # memory-mapped vectors and graph codes: page cache
+    lib.close()
+    sys.stdout.write(json.dumps(out) + "\n")
 
 
 def percentiles(ms: list[float]) -> dict:
@@ -497,7 +569,12 @@ def main() -> None:
     )
     ap.add_argument("--skip", default="", help="comma-separated: e2e,ann,vectors,library,index")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--cold", type=Path, help=argparse.SUPPRESS)  # internal: the fresh process of `e2e`
     args = ap.parse_args()
+    if args.cold is not None:
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        cold_main(args.cold, args.queries)
+        return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     skip = set(filter(None, args.skip.split(",")))
     import platform

@@ -72,9 +72,17 @@ def _load_encoder(model_dir: Path | None, threads: int = 0):
 
 
 def _progress_bar():
-    """A rich progress bar on stderr (stdout stays clean for --json) showing files/s."""
+    """A rich progress bar on stderr (stdout stays clean for --json) showing files/s, elapsed time and ETA."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class RateColumn(ProgressColumn):
@@ -89,6 +97,8 @@ def _progress_bar():
         MofNCompleteColumn(),
         RateColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=False,
     )
@@ -389,7 +399,7 @@ def _what_there_is(snap, field: str, query) -> str:
     if field == "instrument":
         from bridge.library.snapshot import instrument_label
 
-        counts = snap.programs.sum(axis=0)
+        counts = snap.program_counts()
         top = [instrument_label(int(p)) for p in np.argsort(-counts)[:6] if counts[p] > 0]
         return "instruments there: " + ", ".join(top)
     return "see `midibridge library stats`"

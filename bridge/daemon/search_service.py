@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 RESTART_DELAY = 1.0  # seconds before replacing a dead worker; doubled for each death before it was ready again
 RESTART_MAX_DELAY = 30.0  # ...up to this: a worker is always replaced, however often it dies
 LOAD_WAIT = 10.0  # seconds a request waits for the library to finish loading before `library still loading`
+BUILD_POLL = 5.0  # seconds between asking the worker whether its approximate index is built (status `search`)
 
 FILTER_KEYS = ("key", "mode", "tempo", "meter", "instrument", "min_bars")
 
@@ -324,6 +325,7 @@ class SearchService:
         self.restarts = 0
         self._failures = 0  # deaths since the worker was last ready (the backoff grows with these)
         self._restart_task: asyncio.Task | None = None
+        self._follow_task: asyncio.Task | None = None  # polls the worker while its approximate index builds
         self._changed: asyncio.Event | None = None
         self._closed = False
         self.indexing: dict[str, Any] | None = None  # the /midibridge/library/index run in progress
@@ -371,8 +373,27 @@ class SearchService:
         self.windows = info["windows"]
         self.model_names = info["models"]
         self.search_mode = info.get("search", "exact")
+        if "being built" in self.search_mode and self._follow_task is None:
+            self._follow_task = asyncio.ensure_future(self._follow_build())
         if "roots" in info:
             self._roots = [Path(r) for r in info["roots"]]
+
+    async def _follow_build(self) -> None:
+        """While the worker builds the approximate index in the background, ask it now and then, so that
+        `status` says `approximate (...)` once the build is done, searches or not."""
+        try:
+            while not self._closed and "being built" in self.search_mode:
+                await asyncio.sleep(BUILD_POLL)
+                if self.state != "ready":
+                    continue
+                try:
+                    info = await self._run("info")
+                except Exception as e:  # busy, restarting: ask again at the next poll
+                    log.debug("search mode poll: %s", e)
+                    continue
+                self.windows, self.search_mode = info["windows"], info.get("search", "exact")
+        finally:
+            self._follow_task = None
 
     def _worker_died(self, reason: str) -> None:
         """A crashed worker (out of memory, a native crash in a model) is replaced, always: after 1 s, then
@@ -395,6 +416,8 @@ class SearchService:
 
     def close(self) -> None:
         self._closed = True
+        if self._follow_task is not None:
+            self._follow_task.cancel()
         if self._restart_task is not None:
             self._restart_task.cancel()
         if self._worker is not None:
@@ -453,7 +476,9 @@ class SearchService:
             raise _bad(str(e)) from None
         t0 = time.perf_counter()
         try:
-            hits, self.windows = await self._run("search", q)
+            hits, self.windows, *mode = await self._run("search", q)
+            if mode:  # the worker's current search mode (an approximate index finished building since)
+                self.search_mode = mode[0]
         except ProtocolError:
             raise
         except WorkerError as e:

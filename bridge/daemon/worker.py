@@ -114,10 +114,11 @@ def info(roots: bool = False) -> dict:
     return out
 
 
-def search(query: Any) -> tuple[list[Any], int]:
+def search(query: Any) -> tuple[list[Any], int, str]:
     library = _STATE["library"]
     hits = library.search(query)
-    return hits, len(library.snapshot())
+    snap = library.snapshot()
+    return hits, len(snap), library.search_mode(snap)  # the mode too: a background build may have finished
 
 
 def load_hit_piece(hit: Any) -> Piece:

@@ -81,7 +81,13 @@ _WARNED: set[str] = set()
 
 def wanted(snap: Snapshot) -> bool:
     """Whether `snap` is searched approximately: enough embedded windows (and faiss installed)."""
-    return snap.vectors is not None and int(snap.has_vector.sum()) >= max(min_windows(), 1) and available()
+    return snap.vectors is not None and _embedded(snap) >= max(min_windows(), 1) and available()
+
+
+def _embedded(snap) -> int:
+    """Embedded windows (the snapshot counts them once; the bench's bare vector holders have no count)."""
+    count = getattr(snap, "n_embedded", None)
+    return int(count) if count is not None else int(np.count_nonzero(snap.has_vector))
 
 
 def describe_unique(unique: int) -> str:
@@ -161,6 +167,7 @@ class VectorIndex:
         self.groups = groups
         self.generation = generation
         self.n_rows = n_rows
+        self._sq = _sq8_view(graph)  # the graph's own int8 codes: candidates are scored on them
 
     def __len__(self) -> int:
         return len(self.groups)
@@ -177,6 +184,38 @@ class VectorIndex:
         keys = keys[0]
         return keys[keys >= 0].astype(np.int64)
 
+    def group_scores(self, q: np.ndarray, groups: np.ndarray, chunk: int = 16_384) -> np.ndarray:
+        """Approximate cosines of `groups` from the graph's 8-bit codes (what the graph itself compares):
+        x = vmin + (code + 0.5) / 255 * vdiff per dimension, so x.q = code.w + b. The codes are in memory
+        anyway (the graph's storage), so scoring many candidates touches no float32 vector."""
+        codes, vmin, vdiff = self._sq
+        w = (vdiff * q / 255.0).astype(np.float32)
+        b = np.float32(vmin @ q + 0.5 * w.sum())
+        out = np.empty(len(groups), dtype=np.float32)
+        for lo in range(0, len(groups), chunk):
+            out[lo : lo + chunk] = np.einsum("ij,j->i", codes[groups[lo : lo + chunk]], w) + b
+        return out
+
+    def row_scores(self, snap: Snapshot, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Approximate cosines of windows `rows` (-1 without a vector); float32 rows where there are no codes."""
+        if self._sq is None:
+            return _cosine_rows(snap, q, rows)
+        g = self.groups.of[rows]
+        out = np.full(len(rows), -1.0, dtype=np.float32)
+        ok = g >= 0
+        out[ok] = self.group_scores(q, g[ok])
+        return out
+
+    def scan(self, snap: Snapshot, q: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`rows` with their approximate cosines, scored through their groups (a large set: every group once)."""
+        if self._sq is not None and len(rows) > len(self):
+            per_group = self.group_scores(q, np.arange(len(self)))
+            g = self.groups.of[rows]
+            return rows, np.where(g >= 0, per_group[np.maximum(g, 0)], -1.0).astype(np.float32)
+        if self._sq is None:
+            return _exact(snap, q, rows)
+        return rows, self.row_scores(snap, q, rows)
+
     # ---- ranking --------------------------------------------------------------------------------
 
     def candidates(
@@ -186,44 +225,57 @@ class VectorIndex:
         (hard constraint tiers, preference bonuses, cosine), so that ranking these rows alone (`ranking.rank`
         on `snap.take(rows)`) returns what exact search returns, up to the graph's recall.
 
-        Tier by tier (hard constraints; best first), each tier's best are found exactly (a small tier) or
-        through the graph, fetching more until no window left unscored can beat the k-th hit: its key is
-        bounded by `fold_score` at the lowest cosine fetched with every preference met."""
+        Tier by tier (hard constraints; best first), each tier's best are found by scoring all of a small tier or
+        the graph's nearest in a large one, fetching more until no window left unscored can beat the k-th hit:
+        its key is bounded by `fold_score` at the lowest cosine fetched with every preference met. Candidates
+        are scored on the graph's 8-bit codes (`group_scores`), with a margin (APPROX_SLACK) wherever a bound is
+        compared, and the few kept at the end are re-scored with their float32 vectors (`_Search.result`)."""
         q = np.asarray(q, dtype=np.float32)
         if k <= 0 or not mask.any():
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        slack = APPROX_SLACK if self._sq is not None else 0.0  # in cosine units
+        full = bool(mask.all())
         if len(checks) > MAX_CHECKS:  # more stated constraints than patterns worth enumerating: exact
             rows = np.nonzero(mask)[0]
-            search = _Search(snap, q, checks, k)
-            search.add(*_exact(snap, q, rows))
+            search = _Search(snap, q, checks, k, slack * _key_slope(checks))
+            search.add(*self.scan(snap, q, rows))
             return search.result()
         # A window's key depends only on its cosine and which checks it meets (its pattern): within a pattern
         # the order is the cosine's. Patterns are visited by the best key they could reach.
-        code = np.zeros(len(snap), dtype=np.uint8 if len(checks) <= 8 else np.uint16)  # one bit per check
-        for i, (_label, ok) in enumerate(checks):
-            code |= np.asarray(ok, dtype=bool).view(np.uint8).astype(code.dtype, copy=False) << code.dtype.type(i)
+        code = _pattern_codes(checks, len(snap))
         if len(checks) <= 5:  # at most 32 patterns: test the ones visited (0.1 ms each at 1M) instead of counting
             present = np.arange(1 << len(checks))
         else:
-            present = np.nonzero(np.bincount(code if mask.all() else code[mask], minlength=1 << len(checks)))[0]
-        search = _Search(snap, q, checks, k)
-        bounds = {int(g): search.bound_for(int(g)) for g in present}
-        embedded = int(snap.has_vector.sum())
-        for g in sorted(bounds, key=lambda g: -bounds[g](1.0)):
-            bound = bounds[g]
-            if search.kth > -np.inf and bound(1.0) <= search.kth:
+            present = np.nonzero(np.bincount(code if full else code[mask], minlength=1 << len(checks)))[0]
+        bounds = pattern_bounds(checks, present)  # {pattern: (key at cosine -1, key at cosine 1)}: linear between
+        # The margin in key units: a cosine error e moves a key by at most e times the steepest pattern's slope.
+        search = _Search(snap, q, checks, k, slack * max((b - a) / 2.0 for a, b in bounds.values()))
+        search.cos_slack = slack
+        embedded = _embedded(snap)
+        # No window scores above the graph's nearest (its recall aside), plus the margin: the ceiling a
+        # pattern's best key is bounded at, much tighter than cosine 1 (a text query's best is ~0.6).
+        _rows, near_cos = search.nearest(self, max(8 * k, 64))
+        ceiling = min(1.0, float(near_cos.max()) + CEILING_SLACK) if len(near_cos) else 1.0
+        for g in sorted(bounds, key=lambda g: -bounds[g][1]):
+            bound = _linear(*bounds[g])
+            if search.kth > -np.inf and bound(ceiling) <= search.kth - search.slack:
                 break  # nothing in this pattern (or the ones after it) can beat the hits found
-            tier = mask & (code == g) if checks else mask
-            if not tier.any():
+            if not checks:
+                tier = mask
+            else:
+                tier = code == g
+                if not full:
+                    tier &= mask
+            n_tier = int(np.count_nonzero(tier))
+            if not n_tier:
                 continue
-            self._tier_best(search, tier, bound, embedded)
+            self._tier_best(search, tier, n_tier, bound, embedded)
         return search.result()
 
-    def _tier_best(self, search: _Search, tier: np.ndarray, bound, embedded: int) -> None:
+    def _tier_best(self, search: _Search, tier: np.ndarray, n_tier: int, bound, embedded: int) -> None:
         """Add `tier`'s best to `search`: all of a small tier, else the graph's nearest in it until the rest of
-        the tier cannot beat the k-th hit, else (the graph gives too few in it) an exact scan of the tier."""
+        the tier cannot beat the k-th hit, else (the graph gives too few in it) a scan of the whole tier."""
         snap, q = search.snap, search.q
-        n_tier = int(tier.sum())
         if n_tier > PREFILTER_MAX:
             need = search.k - len(search.picks)
             selectivity = max(n_tier / max(embedded, 1), 1e-9)
@@ -234,19 +286,84 @@ class VectorIndex:
                 inside = tier[fetched]
                 trial = search.copy()
                 trial.add(fetched[inside], cos[inside])
-                if trial.kth > -np.inf and bound(floor) <= trial.kth:
+                if trial.kth > -np.inf and bound(min(floor + search.cos_slack, 1.0)) <= trial.kth - search.slack:
                     search.adopt(trial)
                     return
                 fetch *= 4
-        rows = np.nonzero(tier)[0]
-        search.add(*_exact(snap, q, rows))
+        search.add(*self.scan(snap, q, np.nonzero(tier)[0]))
+
+
+# Approximate cosines (8-bit codes, one per group of duplicates) differ from the float32 ones by ~1e-3 (max
+# measured 3.4e-3): every bound is compared with this margin, and every row within it of the k-th hit is re-scored.
+APPROX_SLACK = 0.02
+# How far above the graph's nearest cosine a window the graph missed may score and still count: patterns whose
+# best key at that ceiling cannot beat the k-th hit are not visited. The graph's recall (bench/search.py:
+# recall@10 >= 0.996 vector-level, 1.0 on the hit lists) is what this bound rests on.
+CEILING_SLACK = 0.05
+
+
+def _sq8_view(graph):
+    """(codes (U, D) uint8, vmin, vdiff) of an 8-bit scalar-quantised faiss index's storage, without a copy
+    (the view lives as long as `graph`); None for any other kind of index."""
+    try:
+        import faiss
+
+        storage = faiss.downcast_index(graph.storage)
+        if not isinstance(storage, faiss.IndexScalarQuantizer) or storage.sq.qtype != faiss.ScalarQuantizer.QT_8bit:
+            return None
+        n, size, d = int(storage.ntotal), int(storage.code_size), int(storage.d)
+        if size != d or n == 0:
+            return None
+        codes = faiss.rev_swig_ptr(storage.codes.data(), n * size).reshape(n, size)
+        trained = faiss.vector_to_array(storage.sq.trained).astype(np.float32)
+        return codes, trained[:d].copy(), trained[d:].copy()
+    except Exception as e:  # another faiss layout: score candidates on the float32 vectors instead
+        log.info("approximate index: no 8-bit codes to score on (%s)", e)
+        return None
+
+
+def _pattern_codes(checks: list[tuple[str, np.ndarray]], n: int) -> np.ndarray:
+    """(N,) one bit per check: the pattern of checks each window meets."""
+    code = np.zeros(n, dtype=np.uint8 if len(checks) <= 8 else np.uint16)
+    tmp = np.empty(n, dtype=code.dtype)
+    for i, (_label, ok) in enumerate(checks):
+        np.left_shift(np.asarray(ok, dtype=bool).view(np.uint8), code.dtype.type(i), out=tmp, casting="unsafe")
+        code |= tmp
+    return code
+
+
+def pattern_bounds(checks: list[tuple[str, np.ndarray]], patterns: np.ndarray) -> dict[int, tuple[float, float]]:
+    """{pattern: (key at cosine -1, key at cosine 1)} of a window meeting exactly the checks whose bits are set:
+    `ranking.fold_score` is linear in the clipped cosine, so these two numbers give its key at any cosine. One
+    vectorised `fold_score` per end for every pattern at once."""
+    patterns = np.asarray(patterns, dtype=np.int64)
+    if not checks:
+        patterns = np.zeros(1, dtype=np.int64)
+    bits = [(label, (patterns >> i) & 1 == 1) for i, (label, _ok) in enumerate(checks)]
+    lo = ranking.fold_score(np.full(len(patterns), -1.0), bits)
+    hi = ranking.fold_score(np.full(len(patterns), 1.0), bits)
+    return {int(p): (float(a), float(b)) for p, a, b in zip(patterns, lo, hi)}
+
+
+def _key_slope(checks: list[tuple[str, np.ndarray]]) -> float:
+    """d key / d cosine (the same for every pattern of one query's checks)."""
+    a, b = next(iter(pattern_bounds(checks, np.zeros(1, dtype=np.int64)).values()))
+    return (b - a) / 2.0
+
+
+def _linear(at_minus_one: float, at_one: float):
+    slope = (at_one - at_minus_one) / 2.0
+    return lambda c: at_minus_one + slope * (min(max(c, -1.0), 1.0) + 1.0)
 
 
 class _Search:
-    """The best windows found so far, by `ranking.fold_score` (ties by row, as exact ranking breaks them)."""
+    """The best windows found so far, by `ranking.fold_score` (ties by row, as exact ranking breaks them).
+    Cosines are approximate where `slack` (in key units) > 0: rows within it of the k-th hit are kept for the
+    exact re-score; `cos_slack` is the same margin in cosine units."""
 
-    def __init__(self, snap: Snapshot, q: np.ndarray, checks, k: int):
-        self.snap, self.q, self.checks, self.k = snap, q, checks, k
+    def __init__(self, snap: Snapshot, q: np.ndarray, checks, k: int, slack: float = 0.0):
+        self.snap, self.q, self.checks, self.k, self.slack = snap, q, checks, k, slack
+        self.cos_slack = 0.0
         self._nearest: tuple[int, np.ndarray, np.ndarray] | None = None  # (count, rows, cosines) from the graph
         self.rows = np.zeros(0, dtype=np.int64)  # best first, cut to what the hits need
         self.cos = np.zeros(0, dtype=np.float32)
@@ -255,17 +372,18 @@ class _Search:
         self.kth = -np.inf  # the key of the k-th hit, once there are k
 
     def copy(self) -> _Search:
-        other = _Search(self.snap, self.q, self.checks, self.k)
+        other = _Search(self.snap, self.q, self.checks, self.k, self.slack)
+        other.cos_slack = self.cos_slack
         other.adopt(self)
         other._nearest = self._nearest
         return other
 
     def nearest(self, index: VectorIndex, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Every window of the graph's `count` nearest groups and their exact cosines (one graph search per
+        """Every window of the graph's `count` nearest groups and their cosines (one graph search per
         query serves every pattern that asks for no more)."""
         if self._nearest is None or self._nearest[0] < count:
             rows = index.groups.expand(index.nearest_groups(self.q, count))
-            self._nearest = (count, rows, _cosine_rows(self.snap, self.q, rows))
+            self._nearest = (count, rows, index.row_scores(self.snap, self.q, rows))
         return self._nearest[1], self._nearest[2]
 
     def adopt(self, other: _Search) -> None:
@@ -274,11 +392,6 @@ class _Search:
     def keys(self, rows: np.ndarray, cos: np.ndarray) -> np.ndarray:
         return np.asarray(ranking.fold_score(cos, [(label, ok[rows]) for label, ok in self.checks]), dtype=np.float64)
 
-    def bound_for(self, pattern: int):
-        """key(cos) of a window meeting exactly the checks whose bits are set in `pattern`."""
-        checks = [(label, np.array([bool(pattern >> i & 1)])) for i, (label, _ok) in enumerate(self.checks)]
-        return lambda c: float(ranking.fold_score(np.array([c], dtype=np.float64), checks)[0])
-
     def add(self, rows: np.ndarray, cos: np.ndarray) -> None:
         key = self.keys(rows, cos)
         rows = np.concatenate([self.rows, rows])
@@ -286,11 +399,17 @@ class _Search:
         key = np.concatenate([self.key, key])
         m = max(8 * self.k, 64)
         if len(rows) > m:  # only the best few can be hits: cut, but keep every row tied with the m-th
-            top = key >= np.partition(key, len(key) - m)[len(key) - m]
+            mth = np.partition(key, len(key) - m)[len(key) - m]
+            top = key >= mth
             order = np.lexsort((rows[top], -key[top]))
             cut = np.nonzero(top)[0][order]
             picks = ranking._collapse_overlaps(self.snap, rows[cut], self.k)
             if len(picks) >= self.k:
+                kth = float(key[cut][np.nonzero(rows[cut] == picks[-1])[0][0]])
+                if self.slack and kth - self.slack < mth:  # approximate keys: keep all that may beat the k-th
+                    top = key >= kth - self.slack
+                    order = np.lexsort((rows[top], -key[top]))
+                    cut = np.nonzero(top)[0][order]  # the same picks: the rows added rank below them all
                 self._set(rows[cut], cos[cut], key[cut], picks)
                 return
         order = np.lexsort((rows, -key))
@@ -302,13 +421,29 @@ class _Search:
             self.kth = float(key[np.nonzero(rows == picks[-1])[0][0]])
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
-        cos_of = dict(zip(self.rows.tolist(), self.cos.tolist()))
-        rows = np.sort(np.asarray(self.picks, dtype=np.int64))
-        return rows, np.array([cos_of[int(r)] for r in rows], dtype=np.float32)
+        """The hits' rows (ascending) and exact cosines. With approximate cosines, every kept row whose key is
+        within `slack` of the k-th hit is re-scored with its float32 vector and the hits are picked again."""
+        rows, cos, picks = self.rows, self.cos, self.picks
+        if self.slack and len(rows):
+            near = self.key >= (self.kth if self.kth > -np.inf else -np.inf) - self.slack
+            rows = rows[near]
+            cos = _cosine_rows(self.snap, self.q, rows)  # a few hundred rows of the memory-mapped matrix at most
+            key = self.keys(rows, cos)
+            order = np.lexsort((rows, -key))
+            rows, cos = rows[order], cos[order]
+            picks = ranking._collapse_overlaps(self.snap, rows, self.k)
+        cos_of = dict(zip(rows.tolist(), cos.tolist()))
+        out = np.sort(np.asarray(picks, dtype=np.int64))
+        return out, np.array([cos_of[int(r)] for r in out], dtype=np.float32)
 
 
 def _cosine_rows(snap: Snapshot, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    s = np.einsum("ij,j->i", snap.vectors[rows], q) if len(rows) else np.zeros(0, np.float32)
+    s = np.zeros(len(rows), dtype=np.float32)
+    if len(rows):  # gathered in ascending order (sequential pages of the memory map), returned in `rows`' order
+        order = np.argsort(rows, kind="stable")
+        rows_of = getattr(snap, "vector_rows", None)  # a Snapshot reads a few rows without mapping them
+        block = rows_of(rows[order]) if rows_of is not None else snap.vectors[rows[order]]
+        s[order] = np.einsum("ij,j->i", block, q)
     return np.where(snap.has_vector[rows], s, -1.0).astype(np.float32)
 
 
@@ -402,13 +537,25 @@ def load(prefix: Path, snap: Snapshot) -> VectorIndex | None:
             if int(data["generation"]) != snap.generation or int(data["n_rows"]) != len(snap):
                 return None
             groups = Groups(of=data["of"], rep=data["rep"], start=data["start"], rows=data["rows"])
-        graph = faiss.read_index(str(graph_path))
+        graph = _read_graph(faiss, graph_path)
         if graph.ntotal != len(groups) or graph.d != snap.vectors.shape[1]:
             return None
         return VectorIndex(graph, groups, snap.generation, len(snap))
     except Exception as e:  # damaged, truncated, another layout: rebuild
         log.info("ignoring approximate index %s: %s", graph_path.name, e)
         return None
+
+
+def _read_graph(faiss, path: Path):
+    """The saved graph, its vector codes memory-mapped (faiss IO_FLAG_MMAP_IFC: a cold start reads ~0.1 GB of
+    links instead of the whole file, the codes page in as searches touch them); a plain read where unsupported."""
+    flag = getattr(faiss, "IO_FLAG_MMAP_IFC", None)
+    if flag is not None:
+        try:
+            return faiss.read_index(str(path), flag)
+        except Exception as e:  # an older faiss, a file system without mmap
+            log.info("approximate index: cannot map %s (%s), reading it", path.name, e)
+    return faiss.read_index(str(path))
 
 
 def saved_unique(prefix: Path) -> int | None:
@@ -492,7 +639,7 @@ class Holder:
         index = build(snap, threads=threads, progress=progress)
         log.info(
             "approximate index: %d windows, %d unique vectors, built in %.1f s",
-            int(snap.has_vector.sum()),
+            _embedded(snap),
             len(index),
             time.perf_counter() - t,
         )

@@ -22,7 +22,7 @@ import numpy as np
 
 from bridge.library import store
 from bridge.library.hashing import content_hash
-from bridge.library.ingest import FileResult, analyse_file, load_window_pieces
+from bridge.library.ingest import FileResult, TokenSpec, analyse_file, load_window_pieces
 from bridge.library.types import Encoder, FileIssue, IndexReport, model_key
 from bridge.library.walker import FileStat, Refused, is_under, walk_midi_files
 
@@ -152,10 +152,11 @@ def run_index(
     report.renamed = sum(1 for _fid, path, _st in plan.restat if path not in old_paths)
 
     want_pieces = encoder is not None
+    tokens = token_spec(encoder) if encoder is not None else None  # tokenise on the workers when we can
     done = 0
     batch: list[FileResult] = []
     last_commit = time.monotonic()
-    for result in analyse_all(plan.analyse, workers, want_pieces):
+    for result in analyse_all(plan.analyse, workers, want_pieces, tokens):
         batch.append(result)
         done += 1
         if progress:
@@ -201,19 +202,44 @@ def _test_pause() -> None:
         time.sleep(delay)
 
 
+def token_spec(encoder: Encoder) -> TokenSpec | None:
+    """How `encoder`'s MIDI tower reads a window, when it says so (bridge.inference.RetrievalEncoders: its model
+    dir, tokenizer file, max_len and header) and can encode token ids; None: workers send pieces instead."""
+    try:
+        cfg = encoder.midi_cfg  # type: ignore[attr-defined]
+        path = Path(encoder.model_dir) / cfg.tokenizer  # type: ignore[attr-defined]
+        if not callable(getattr(encoder, "encode_token_ids", None)) or not path.is_file():
+            return None
+        return TokenSpec(str(path), int(cfg.max_len), bool(getattr(cfg, "header", False)))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def _embed_results(batch: list[FileResult], encoder: Encoder) -> dict[str, np.ndarray]:
-    pieces, owners = [], []
+    """Every window of the batch's files through the tower in one go (across files: full, length-sorted
+    batches), from the workers' token ids, or from pieces where a worker sent those."""
+    pieces, piece_owners, ids, id_owners = [], [], [], []
     for r in batch:
         for p in r.pieces or ():
             pieces.append(p)
-            owners.append(r.path)
-    if not pieces:
-        return {}
-    vecs = _encode_in_chunks(encoder, pieces)
+            piece_owners.append(r.path)
+        for t in r.token_ids or ():
+            ids.append(t)
+            id_owners.append(r.path)
     out: dict[str, list[np.ndarray]] = {}
-    for path, v in zip(owners, vecs):
-        out.setdefault(path, []).append(v)
+    if ids:
+        for path, v in zip(id_owners, _encode_ids_in_chunks(encoder, ids)):
+            out.setdefault(path, []).append(v)
+    if pieces:
+        for path, v in zip(piece_owners, _encode_in_chunks(encoder, pieces)):
+            out.setdefault(path, []).append(v)
     return {p: np.stack(v) for p, v in out.items()}
+
+
+def _encode_ids_in_chunks(encoder: Encoder, ids: list[np.ndarray]) -> np.ndarray:
+    step = EMBED_BATCH * 4  # the encoder sorts each chunk by length and runs it in batches of 32
+    parts = [encoder.encode_token_ids(ids[i : i + step]) for i in range(0, len(ids), step)]  # type: ignore
+    return np.concatenate(parts).astype(np.float32)
 
 
 def _encode_in_chunks(encoder: Encoder, pieces: list) -> np.ndarray:
@@ -265,7 +291,9 @@ def issues(conn: sqlite3.Connection) -> list[FileIssue]:
 # ---- parallel analysis ---------------------------------------------------------------------------
 
 
-def analyse_all(paths: list[str], workers: int, want_pieces: bool) -> Iterator[FileResult]:
+def analyse_all(
+    paths: list[str], workers: int, want_pieces: bool, tokens: TokenSpec | None = None
+) -> Iterator[FileResult]:
     """Analyse `paths` on `workers` processes, yielding results as they finish (order not kept).
 
     A worker that dies (a parser crash on a hostile file) breaks the pool; the files that were in flight
@@ -274,7 +302,7 @@ def analyse_all(paths: list[str], workers: int, want_pieces: bool) -> Iterator[F
     # A daemonic process (the daemon's search worker) may not start children: analyse in-process there.
     if workers <= 1 or len(paths) < INLINE_BELOW or multiprocessing.current_process().daemon:
         for p in paths:
-            yield analyse_file(p, want_pieces)
+            yield analyse_file(p, want_pieces, tokens)
         return
     queue = list(reversed(paths))
     suspects: list[str] = []
@@ -286,7 +314,7 @@ def analyse_all(paths: list[str], workers: int, want_pieces: bool) -> Iterator[F
                     while queue and len(inflight) < 4 * workers:
                         # submit raises BrokenProcessPool once a worker died: take the path off the queue
                         # only after it is in flight, or it would be lost.
-                        inflight[pool.submit(analyse_file, queue[-1], want_pieces)] = queue[-1]
+                        inflight[pool.submit(analyse_file, queue[-1], want_pieces, tokens)] = queue[-1]
                         queue.pop()
                     finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
                     for fut in finished:
@@ -302,7 +330,7 @@ def analyse_all(paths: list[str], workers: int, want_pieces: bool) -> Iterator[F
                 suspects.extend(inflight.values())
                 log.warning("an analysis worker died; retrying %d files one by one", len(suspects))
         for path in suspects:
-            yield _analyse_isolated(path, want_pieces)
+            yield _analyse_isolated(path, want_pieces, tokens)
         suspects = []
 
 
@@ -316,10 +344,10 @@ def _failed(path: str, e: BaseException) -> FileResult:
     return FileResult(path, size, mtime, None, reason=f"analysis failed: {type(e).__name__}: {str(e)[:200]}")
 
 
-def _analyse_isolated(path: str, want_pieces: bool) -> FileResult:
+def _analyse_isolated(path: str, want_pieces: bool, tokens: TokenSpec | None = None) -> FileResult:
     with _pool(1) as pool:
         try:
-            return pool.submit(analyse_file, path, want_pieces).result()
+            return pool.submit(analyse_file, path, want_pieces, tokens).result()
         except BrokenProcessPool:
             st = Path(path).stat() if Path(path).exists() else None
             return FileResult(

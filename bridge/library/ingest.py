@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -13,7 +14,7 @@ import numpy as np
 from bridge.analysis import analyze_piece
 from bridge.analysis.key import pitch_class_histogram
 from bridge.library.hashing import bytes_hash
-from bridge.library.windows import Span, window_spans
+from bridge.library.windows import Span, window_keys, window_spans
 from bridge.music import MidiFileError, Piece
 from bridge.music.midi_file import DEFAULT_LIMITS, load_midi_bytes
 
@@ -63,16 +64,41 @@ class FileResult:
     info: dict = field(default_factory=dict)  # whole-file analysis, JSON-ready
     windows: tuple[WindowRecord, ...] = ()
     pieces: tuple[Piece, ...] | None = None  # window pieces, only when asked for (embedding)
+    token_ids: tuple[np.ndarray, ...] | None = None  # ...or what the MIDI tower reads of them (`TokenSpec`)
 
     @property
     def ok(self) -> bool:
         return self.reason is None
 
 
-def analyse_file(path: str, want_pieces: bool = False) -> FileResult:
-    """Read, parse and analyse `path`. Never raises: every failure becomes `reason`."""
+@dataclass(frozen=True)
+class TokenSpec:
+    """How the MIDI tower reads a window (bridge.tokens.MidiWindow), as plain data a worker process can get:
+    with it, workers return each window's token ids instead of the window itself, so tokenising runs on the
+    analysis workers in parallel and the process running the tower only runs the tower."""
+
+    tokenizer: str  # path of the model's midi_tokenizer.json
+    max_len: int
+    header: bool = False
+
+
+_MIDI_WINDOWS: dict[TokenSpec, object] = {}  # per process: the tokenizer is loaded once
+
+
+def window_token_ids(spec: TokenSpec, pieces) -> tuple[np.ndarray, ...]:
+    window = _MIDI_WINDOWS.get(spec)
+    if window is None:
+        from bridge.tokens import MidiWindow, load_tokenizer
+
+        window = _MIDI_WINDOWS[spec] = MidiWindow(load_tokenizer(spec.tokenizer), spec.max_len, spec.header)
+    return tuple(np.asarray(window.of_piece(p)) for p in pieces)
+
+
+def analyse_file(path: str, want_pieces: bool = False, tokens: TokenSpec | None = None) -> FileResult:
+    """Read, parse and analyse `path`. Never raises: every failure becomes `reason`. With `tokens` (and
+    `want_pieces`), the windows come back as the MIDI tower's token ids (or as pieces if tokenising fails)."""
     try:
-        return _analyse_file(path, want_pieces)
+        result = _analyse_file(path, want_pieces)
     except Exception as e:  # a parser or analysis bug on one hostile file must only skip that file
         log.exception("reading %s failed", path)
         try:
@@ -81,6 +107,14 @@ def analyse_file(path: str, want_pieces: bool = False) -> FileResult:
         except OSError:
             size, mtime = 0, 0
         return FileResult(path, size, mtime, None, reason=f"cannot read it: {_one_line(e)}")
+    if tokens is not None and result.pieces:
+        try:
+            ids = window_token_ids(tokens, result.pieces)
+        except Exception as e:  # the process running the tower tokenises the pieces instead
+            log.warning("cannot tokenise %s in the worker: %s", path, _one_line(e))
+            return result
+        return dataclasses.replace(result, pieces=None, token_ids=ids)
+    return result
 
 
 def _one_line(e: BaseException) -> str:
@@ -143,21 +177,27 @@ def _analyse_file(path: str, want_pieces: bool) -> FileResult:
 
 def analyse_piece(piece: Piece, want_pieces: bool = False) -> tuple[dict, list[WindowRecord], list[Piece]]:
     """Whole-piece analysis plus one record per window (and the window pieces if wanted)."""
-    info = analyze_piece(piece).to_dict()
+    analysis = analyze_piece(piece)
+    info = analysis.to_dict()
     records: list[WindowRecord] = []
     pieces: list[Piece] = []
-    for span in window_spans(piece):
+    spans = window_spans(piece)
+    # Each window carries the key of the section it lies in (a rag's trio in the trio's key), heard over many
+    # bars rather than guessed from the window's own eight.
+    for span, key in zip(spans, window_keys(piece, spans, analysis.key_sections)):
         window = piece.window(span.start_q, span.stop_q)
         if len(window.notes) == 0:
             continue  # silent stretch (long rests): nothing to find there
-        records.append(window_record(piece, span, window))
+        records.append(window_record(piece, span, window, key))
         if want_pieces:
             pieces.append(window)
     return info, records, pieces
 
 
-def window_record(piece: Piece, span: Span, window: Piece) -> WindowRecord:
+def window_record(piece: Piece, span: Span, window: Piece, key=None) -> WindowRecord:
+    """One window's searchable facts; `key` (its section's, from `window_keys`) or else its own estimate."""
     a = analyze_piece(window, with_chords=False)
+    key = key or a.key
     notes = window.notes
     programs = np.unique(np.where(notes.is_drum, DRUM_PROGRAM, notes.program.astype(np.int64)))
     hist = pitch_class_histogram(notes)
@@ -173,10 +213,10 @@ def window_record(piece: Piece, span: Span, window: Piece) -> WindowRecord:
         stop_q=span.stop_q,
         start_s=float(start_s),
         end_s=float(end_s),
-        tonic_pc=-1 if keyless else a.key.tonic_pc,
-        mode=NO_KEY if keyless else a.key.mode,
-        key=NO_KEY if keyless else a.key.name,
-        key_confidence=float(a.key.confidence),
+        tonic_pc=-1 if keyless else key.tonic_pc,
+        mode=NO_KEY if keyless else key.mode,
+        key=NO_KEY if keyless else key.name,
+        key_confidence=float(key.confidence),
         tempo=float(a.tempo_bpm),
         tempo_word=a.tempo_word,
         meter=a.time_signature,

@@ -33,6 +33,7 @@ from bridge.query import Constraints, parse_bpm_range, parse_instrument, parse_k
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "index.lock"
+MAP_VECTORS_FROM = 64 << 20  # bytes of vectors from which a snapshot read from SQLite is swapped for its map
 
 
 class LibraryBusy(RuntimeError):
@@ -133,7 +134,14 @@ class Library:
         with self._conn_lock:
             snap = load_snapshot(self._conn, model)
         if db_id:
-            self._save_cache(snap, snapshot_cache.cache_path(self.db_dir, db_id, snap.generation, model))
+            path = snapshot_cache.cache_path(self.db_dir, db_id, snap.generation, model)
+            self._save_cache(snap, path)
+            if snap.vectors is not None and snap.vectors.nbytes >= MAP_VECTORS_FROM:
+                # A large matrix read from SQLite is process memory; the cache just written maps it instead
+                # (file-backed pages, read only where searched), so the copy read from SQLite can go.
+                mapped = snapshot_cache.load(path)
+                if mapped is not None and mapped.generation == snap.generation and len(mapped) == len(snap):
+                    return mapped
         return snap
 
     def _save_cache(self, snap: Snapshot, path: Path) -> None:
@@ -161,7 +169,7 @@ class Library:
         score, shift = score if isinstance(score, tuple) else (score, None)  # a transposed example: best shift
         mask = ranking.filter_mask(snap, filters)
         checks = ranking.constraint_checks(snap, constraints)
-        searched = int(mask.sum())
+        searched = int(np.count_nonzero(mask))
         if isinstance(score, _ApproximateQuery):  # a large library: rank the graph's candidates (exact cosines)
             rows, score = score.index.candidates(snap, score.vector, mask, checks, query.k)
             snap, mask, checks = snap.take(rows), np.ones(len(rows), dtype=bool), [(c, ok[rows]) for c, ok in checks]
@@ -177,8 +185,8 @@ class Library:
             self._warn(warnings, "no retrieval model loaded: ranking by musical features only")
         elif snap.vectors is None:
             self._warn(warnings, "no vectors from this model yet (run `midibridge index`): ranking by features")
-        elif not snap.has_vector.all():
-            missing = int((~snap.has_vector).sum())
+        elif snap.n_embedded < len(snap):
+            missing = len(snap) - snap.n_embedded
             self._warn(warnings, f"{missing} windows are not embedded yet (run `midibridge index`)")
         if query.like_piece is not None:
             shifts = ranking.TRANSPOSE_SHIFTS if query.transpose else (0,)
@@ -266,8 +274,9 @@ class Library:
             model = store.get_meta(self._conn, "model")
             roots = store.roots(self._conn)
             file_rows = self._conn.execute("SELECT key, tempo_word, meter FROM files").fetchall()
-        tempo_bins = Counter(f"{int(t // 20 * 20)}-{int(t // 20 * 20 + 19)}" for t in snap.tempo)
-        programs = snap.programs.sum(axis=0)
+        lows, per_bin = np.unique((snap.tempo // 20).astype(np.int64) * 20, return_counts=True)  # 20-BPM bins
+        tempo_bins = {f"{lo}-{lo + 19}": int(c) for lo, c in zip(lows.tolist(), per_bin.tolist())}
+        programs = snap.program_counts()
         return {
             "db": str(self.db_dir),
             "roots": roots,

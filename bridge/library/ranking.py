@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bridge.library.snapshot import MODE_CODES, Snapshot
+from bridge.library.snapshot import MODE_CODES, N_PROGRAMS, Snapshot
 from bridge.query import Constraints, InstrumentTerm, Preference
 
 
@@ -61,13 +61,11 @@ def filter_mask(snap: Snapshot, f: Filters) -> np.ndarray:
     if f.min_bars is not None:
         mask &= (snap.end_bar - snap.start_bar) >= f.min_bars
     if f.exclude_file is not None or f.exclude_hash is not None:
-        bad = [
-            i
-            for i, (p, h) in enumerate(zip(snap.files, snap.file_hashes))
-            if p == f.exclude_file or h == f.exclude_hash
-        ]
+        bad = set(snap.hash_slots.get(f.exclude_hash, ())) if f.exclude_hash is not None else set()
+        if f.exclude_file in snap.file_slots:
+            bad.add(snap.file_slots[f.exclude_file])
         if bad:
-            mask &= ~np.isin(snap.file_of, bad)
+            mask &= ~np.isin(snap.file_of, sorted(bad))
     return mask
 
 
@@ -78,7 +76,7 @@ def _meter_mask(snap: Snapshot, meter: str) -> np.ndarray:
 
 
 def _instrument_mask(snap: Snapshot, term: InstrumentTerm) -> np.ndarray:
-    wanted = np.zeros(snap.programs.shape[1], dtype=bool)
+    wanted = np.zeros(N_PROGRAMS, dtype=bool)
     wanted[sorted(term.programs)] = True
     packed = np.packbits(wanted)
     hit = np.zeros(len(snap), dtype=bool)
@@ -129,9 +127,8 @@ def preference_match(snap: Snapshot, p: Preference) -> np.ndarray:
     if p.kind == "tempo":
         lo, hi = p.value
         return (snap.tempo >= lo - 1e-3) & (snap.tempo <= hi + 1e-3)
-    column = {"dynamics": snap.dynamics, "register": snap.register, "texture": snap.texture}[p.kind]
-    wanted = set(p.value) if p.kind == "dynamics" else {p.value}
-    return np.array([v in wanted for v in column], dtype=bool)
+    # The word columns are codes (bridge.library.snapshot): one table look-up per window, no string compared.
+    return snap.word_mask(p.kind, set(p.value) if p.kind == "dynamics" else {p.value})
 
 
 def check_kind(label: str) -> str:
@@ -185,16 +182,28 @@ def feature_text_score(snap: Snapshot, c: Constraints) -> np.ndarray:
     parts: list[np.ndarray] = []
     words = {w for w in c.words if len(w) > 2}
     if words:
-        per_file = np.array([_name_overlap(p, words) for p in snap.files], dtype=np.float32)
+        per_file = name_overlap(snap, words)
         parts.append(per_file[snap.file_of] if len(per_file) else np.zeros(n, np.float32))
     score = np.mean(parts, axis=0) if parts else np.zeros(n, dtype=np.float32)
     return 0.98 * score + 0.02 * snap.key_confidence
 
 
 def _name_overlap(path: str, words: set[str]) -> float:
+    """The share of `words` among the file name's words (the definition `name_overlap` vectorises)."""
+    return len(name_tokens(path) & words) / len(words)
+
+
+def name_tokens(path: str) -> set[str]:
     name = path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
-    tokens = set(re.findall(r"[a-z]+", name))
-    return len(tokens & words) / len(words)
+    return set(re.findall(r"[a-z]+", name))
+
+
+def name_overlap(snap: Snapshot, words: set[str]) -> np.ndarray:
+    """(files,) float32 `_name_overlap` of every file name, from the snapshot's token table (built once)."""
+    index, file_idx, token_idx = snap.name_token_table(name_tokens)
+    wanted = np.array(sorted(index[w] for w in words if w in index), dtype=np.int64)
+    counts = np.bincount(file_idx[np.isin(token_idx, wanted)], minlength=len(snap.files))
+    return (counts / len(words)).astype(np.float32)
 
 
 def feature_like_score(snap: Snapshot, hist: np.ndarray, tempo: float, meter: str, programs: np.ndarray) -> np.ndarray:
@@ -204,8 +213,9 @@ def feature_like_score(snap: Snapshot, hist: np.ndarray, tempo: float, meter: st
     pitch = (snap.pc_hist @ h.astype(np.float32)) / norms
     tempo_sim = 1.0 / (1.0 + np.abs(np.log2(np.maximum(snap.tempo, 1.0) / max(tempo, 1.0))) * 4)
     meter_sim = _meter_mask(snap, meter).astype(np.float32)
-    inter = (snap.programs & programs).sum(axis=1)
-    union = np.maximum((snap.programs | programs).sum(axis=1), 1)
+    packed = np.packbits(np.asarray(programs, dtype=bool)[:N_PROGRAMS])  # popcounts on the packed bits
+    inter = np.bitwise_count(snap.program_bits & packed).sum(axis=1, dtype=np.int64)
+    union = np.maximum(np.bitwise_count(snap.program_bits | packed).sum(axis=1, dtype=np.int64), 1)
     return 0.6 * pitch + 0.15 * tempo_sim + 0.1 * meter_sim + 0.15 * inter / union
 
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mmap
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
-from bridge.library.snapshot import Snapshot
+from bridge.library.snapshot import WORD_COLUMNS, Snapshot
 
 log = logging.getLogger(__name__)
 
 CACHE_DIR = "snapshots"
 VECTORS_SUFFIX = ".vectors.npy"
-_STRING_FIELDS = {"files", "file_hashes", "key_names", "tempo_words", "meters", "texture", "register", "dynamics"}
+_STRING_FIELDS = {"files", "file_hashes", "meters", *(vocab for _codes, vocab, _name in WORD_COLUMNS)}
+# Bumped when the arrays stored change (2: word columns as codes + vocabularies, instruments packed only); a file
+# of another layout is ignored (the snapshot is read from SQLite and cached again).
+LAYOUT = 2
 
 
 def cache_path(db_dir: Path, db_id: str, generation: int, model: str | None) -> Path:
@@ -32,7 +36,7 @@ def cache_path(db_dir: Path, db_id: str, generation: int, model: str | None) -> 
 
 def save(snap: Snapshot, path: Path) -> None:
     """Write `snap` to `path` atomically and delete every other cache file (older generations)."""
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = {"layout": np.array(LAYOUT)}
     for f in fields(Snapshot):
         value = getattr(snap, f.name)
         if f.name in _STRING_FIELDS:
@@ -78,6 +82,8 @@ def load(path: Path) -> Snapshot | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
+            if "layout" not in data.files or int(data["layout"]) != LAYOUT:
+                raise ValueError("written by another version")
             values = {}
             for f in fields(Snapshot):
                 a = data[f.name]
@@ -91,6 +97,7 @@ def load(path: Path) -> Snapshot | None:
                     values[f.name] = a if a.ndim == 2 else None  # an older layout held the matrix inline
                     if "vectors_shape" in data.files:
                         matrix = np.load(vectors_path(path), mmap_mode="r", allow_pickle=False)
+                        _random_access(matrix)
                         if matrix.shape != tuple(data["vectors_shape"].tolist()) or matrix.dtype != np.float32:
                             raise ValueError(f"vector file {matrix.shape} does not match {data['vectors_shape']}")
                         values[f.name] = matrix
@@ -100,6 +107,18 @@ def load(path: Path) -> Snapshot | None:
     except (OSError, ValueError, KeyError, TypeError) as e:  # damaged or from an older layout: read SQLite
         log.info("ignoring snapshot cache %s: %s", path.name, e)
         return None
+
+
+def _random_access(matrix: np.ndarray) -> None:
+    """Tell the kernel that rows of the map are read at random (a search reads a few hundred rows): no
+    read-ahead and no fault-around, so each row read maps its own page, not the 64 KB around it."""
+    m = getattr(matrix, "_mmap", None)
+    advice = getattr(mmap, "MADV_RANDOM", None)
+    if m is not None and advice is not None:
+        try:
+            m.madvise(advice)
+        except (OSError, ValueError):
+            pass
 
 
 def saved_ann_unique(db_dir: Path, db_id: str, generation: int) -> int | None:

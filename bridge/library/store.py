@@ -23,7 +23,7 @@ from bridge.library.ingest import FileResult, WindowRecord
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: windows.programs as packed bits
+SCHEMA_VERSION = 3  # 2: windows.programs as packed bits; 3: section keys in windows, onset-median tempo
 DB_NAME = "library.sqlite"
 
 _SCHEMA = """
