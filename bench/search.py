@@ -13,8 +13,10 @@
    text queries incl. text encoding by the shipped text tower (1 thread), with constraint tiers, and the same
    with a hard filter (--meter 3/4); recall@10 of the hit lists by (tier, score). Where the approximate index
    is used, `fresh_process`: a new process opens the saved snapshot and index as a daemon's search worker does
-   (cold start), serves the same queries (p50/p99, text encoding alone) and reports its memory (RSS, and
-   the anonymous / file-backed parts: vectors and graph codes are memory-mapped).
+   (cold start), serves the same queries (p50/p99, their CPU time, text encoding alone; `text_cold_masks`:
+   the constraint-mask cache emptied before each query) and reports its memory (RSS, and the anonymous /
+   file-backed parts: vectors and graph codes are memory-mapped). Every row's texts are distinct
+   (`distinct_queries`), so no figure is a repeated query's.
 3. `vectors` (--sizes): the older hard case, 384-d vectors around 2,000 cluster centres with no duplicates:
    exact einsum vs BLAS `@`, and the approximate index up to --ann-max vectors at ef_search 64 and 256.
 4. `library`: end-to-end `Library.search_with_info` at --library-windows windows (SQLite index written through
@@ -203,7 +205,8 @@ def bench_end_to_end(n: int, queries: int) -> dict:
     from bridge.library.types import model_key
 
     encoder, real = load_encoder(threads=1)
-    texts = list(TEXT_QUERIES)
+    texts = distinct_queries(queries + 5)  # distinct texts (the last 5 warm up); exact and approximate get the same
+    texts, warm = texts[:queries], texts[queries:]
     out: dict = {"windows": n, "text_encoding_included": real}
     with tempfile.TemporaryDirectory() as tmp:
         lib = Library.open(Path(tmp) / "db", encoder=encoder)
@@ -224,13 +227,13 @@ def bench_end_to_end(n: int, queries: int) -> dict:
                 t = time.perf_counter()
                 lib.vector_index(snap, build="never")
                 out["cold_start_index_s"] = round(time.perf_counter() - t, 2)
-            for text in texts[:5]:
+            for text in warm:
                 lib.search_with_info(SearchQuery(text=text))  # warm-up
             for label, extra in (("text", {}), ("text_meter_3_4", {"meter": "3/4"})):
                 ms, hits = [], []
-                for i in range(queries):
+                for text in texts:
                     t = time.perf_counter()
-                    r = lib.search_with_info(SearchQuery(text=texts[i % len(texts)], k=K, **extra))
+                    r = lib.search_with_info(SearchQuery(text=text, k=K, **extra))
                     ms.append((time.perf_counter() - t) * 1e3)
                     hits.append([(len(h.matched), round(h.score, 5)) for h in r.hits])
                 results[(mode, label)] = hits
@@ -288,27 +291,68 @@ def cold_main(db: Path, queries: int) -> None:
     out: dict = {"search": mode, "text_encoding_included": real, "model_load_s": round(t1 - t0, 2),
                  "snapshot_load_s": round(t2 - t1, 2), "index_load_s": round(t3 - t2, 2),
                  "cold_start_s": round(t3 - t1, 2), "rss_mb_after_open": round(rss_mb())}  # fmt: skip
-    texts = list(TEXT_QUERIES)
-    for text in texts[:5]:
+    from bridge.library import ranking
+
+    # Distinct texts, none repeated within a row; the warm-up's texts are not measured. `text`: the constraint
+    # masks cache (ranking.cached_mask) as a daemon's is, warming over the run; `text_meter_3_4`: the same
+    # texts again with a filter (masks warm); `text_cold_masks`: the cache emptied before every query.
+    texts = distinct_queries(queries + 5)
+    texts, warm = texts[:queries], texts[queries:]
+    for text in warm:
         lib.search_with_info(SearchQuery(text=text))
-    for label, extra in (("text", {}), ("text_meter_3_4", {"meter": "3/4"})):
-        ms, enc = [], []
-        for i in range(queries):
-            text = texts[i % len(texts)]
+    rows = (("text", {}, False), ("text_meter_3_4", {"meter": "3/4"}, False), ("text_cold_masks", {}, True))
+    for label, extra, cold in rows:
+        ms, enc, cpu = [], [], []
+        for text in texts:
             t = time.perf_counter()
             encoder.encode_text([text])
             enc.append((time.perf_counter() - t) * 1e3)
-            t = time.perf_counter()
+            if cold and hasattr(ranking, "clear_mask_cache"):  # (absent before the cache: every row is cold)
+                ranking.clear_mask_cache(snap)
+            t, c = time.perf_counter(), time.thread_time()
             lib.search_with_info(SearchQuery(text=text, k=K, **extra))
             ms.append((time.perf_counter() - t) * 1e3)
+            cpu.append((time.thread_time() - c) * 1e3)
         out[label] = percentiles(ms)
+        # CPU time of the same queries (search and encoding run on this thread): what they cost with a core to
+        # themselves, the load-independent figure on a shared machine.
+        out[f"{label}_cpu"] = percentiles(cpu)
         out[f"{label}_text_encoding_alone"] = percentiles(enc)
+    out["load_avg"] = os.getloadavg()
     m = psutil.Process().memory_full_info()
     out["rss_mb"] = round(m.rss / 1e6)
     out["rss_anonymous_mb"] = round((m.rss - m.shared) / 1e6)
     out["rss_file_backed_mb"] = round(m.shared / 1e6)  # memory-mapped vectors and graph codes: page cache
     lib.close()
     sys.stdout.write(json.dumps(out) + "\n")
+
+
+def distinct_queries(n: int, seed: int = 7) -> list[str]:
+    """`n` distinct musician-style text queries (mood, instrument, form, key, meter, tempo drawn from the
+    parser's vocabulary, each part present or not): the bench's own 6 TEXT_QUERIES first, so no query text
+    repeats within `n` and every cache in the search path is measured on queries it has not seen whole."""
+    rng = np.random.default_rng(seed)
+    # fmt: off
+    moods = ["", "sad", "dark", "happy", "bright", "calm", "lively", "gentle", "dreamy", "triumphant", "soft",
+             "loud", "mysterious", "melancholic", "energetic", "peaceful", "playful", "majestic"]
+    instruments = ["", "piano", "violin", "cello", "flute", "guitar", "harp", "organ", "choir", "strings",
+                   "brass", "trumpet", "clarinet", "drums", "bass", "oboe", "saxophone", "accordion", "marimba"]
+    forms = ["melody", "tune", "line", "chords", "ballad", "waltz", "jig", "hymn", "groove", "riff", "chorale",
+             "arpeggios", "counterpoint", "loop", "theme"]
+    names = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+    keys = [""] * 6 + [f"in {k} {m}" for k in names for m in ("major", "minor")] + [f"in {k}" for k in names]
+    meters = [""] * 8 + ["in 3/4", "in 6/8", "in 4/4", "in 2/4"]
+    tempi = [""] * 8 + ["Andante", "Allegro", "Adagio", "Presto", "around 90 bpm", "at 120 bpm", "Moderato"]
+    # fmt: on
+    out = list(dict.fromkeys(TEXT_QUERIES))[:n]
+    seen = set(out)
+    while len(out) < n:
+        parts = [rng.choice(p) for p in (moods, instruments, forms, keys, meters, tempi)]
+        text = " ".join(str(p) for p in parts if p)
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
 
 
 def percentiles(ms: list[float]) -> dict:

@@ -15,7 +15,10 @@ All functions are pure and vectorised over the snapshot's column arrays.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,29 +89,78 @@ def _instrument_mask(snap: Snapshot, term: InstrumentTerm) -> np.ndarray:
 
 
 def constraint_checks(snap: Snapshot, c: Constraints) -> list[tuple[str, np.ndarray]]:
-    """(label, satisfied) for each constraint the text states."""
+    """(label, satisfied) for each constraint the text states. On a large snapshot each mask is kept in a small
+    LRU beside it (`cached_mask`, keyed by what the mask tests): musicians repeat keys, instruments and moods."""
     checks: list[tuple[str, np.ndarray]] = []
     if c.tonic_pc is not None:
-        ok = snap.tonic_pc == c.tonic_pc
-        if c.mode is not None:
-            ok = ok & (snap.mode == MODE_CODES[c.mode])
-        checks.append((f"key {c.key_name}", ok))
+
+        def key_ok() -> np.ndarray:
+            ok = snap.tonic_pc == c.tonic_pc
+            return ok & (snap.mode == MODE_CODES[c.mode]) if c.mode is not None else ok
+
+        checks.append((f"key {c.key_name}", cached_mask(snap, ("key", c.tonic_pc, c.mode), key_ok)))
     elif c.mode is not None:
-        checks.append((f"mode {c.mode}", snap.mode == MODE_CODES[c.mode]))
+        checks.append((f"mode {c.mode}", cached_mask(snap, ("mode", c.mode), lambda: snap.mode == MODE_CODES[c.mode])))
     if c.meter is not None:
-        checks.append((f"meter {c.meter}", _meter_mask(snap, c.meter)))
+        checks.append((f"meter {c.meter}", cached_mask(snap, ("meter", c.meter), lambda: _meter_mask(snap, c.meter))))
     if c.tempo is not None:
         lo, hi = c.tempo
-        checks.append((f"tempo {c.tempo_label}", (snap.tempo >= lo - 1e-3) & (snap.tempo <= hi + 1e-3)))
+        ok = cached_mask(snap, ("tempo", lo, hi), lambda: (snap.tempo >= lo - 1e-3) & (snap.tempo <= hi + 1e-3))
+        checks.append((f"tempo {c.tempo_label}", ok))
     for term in c.instruments:
-        exact = _instrument_mask(snap, term)
+        programs = frozenset(term.programs)
+        exact = cached_mask(snap, ("instrument", programs), lambda term=term: _instrument_mask(snap, term))
         checks.append((f"instrument {term.label}", exact))
         if term.family:  # the labelled fallback: in the family, not the instrument asked for
-            family = _instrument_mask(snap, InstrumentTerm(term.label, term.family)) & ~exact
+
+            def family_ok(term=term, exact=exact) -> np.ndarray:
+                return _instrument_mask(snap, InstrumentTerm(term.label, term.family)) & ~exact
+
+            family = cached_mask(snap, ("family", programs, frozenset(term.family)), family_ok)
             checks.append((f"instrument {term.label}{FAMILY_MARK}{term.family_name})", family))
     for pref in c.preferences:
-        checks.append((pref.label, preference_match(snap, pref)))
+        value = tuple(pref.value) if isinstance(pref.value, (list, tuple)) else pref.value
+        checks.append(
+            (pref.label, cached_mask(snap, ("prefers", pref.kind, value), lambda p=pref: preference_match(snap, p)))
+        )
     return checks
+
+
+# Constraint masks kept per snapshot (one byte a window each: 48 MB at 1M windows at most), from this many windows
+# (below it a mask costs microseconds). The snapshot is immutable and replaced at each index generation, so a
+# mask can never outlive the data it was computed from.
+MASK_CACHE_SIZE = 48
+MASK_CACHE_MIN_WINDOWS = 16_384
+_MASK_LOCK = threading.Lock()
+
+
+def cached_mask(snap: Snapshot, key: tuple, compute) -> np.ndarray:
+    """`compute()` (an (N,) bool mask of `snap`), kept read-only in `snap`'s LRU under `key`."""
+    if len(snap) < MASK_CACHE_MIN_WINDOWS or MASK_CACHE_SIZE <= 0:
+        return compute()
+    cache = snap.__dict__.get("_mask_cache")
+    if cache is None:
+        with _MASK_LOCK:
+            cache = snap.__dict__.setdefault("_mask_cache", OrderedDict())  # frozen dataclass: beside the fields
+    with _MASK_LOCK:
+        ok = cache.get(key)
+        if ok is not None:
+            cache.move_to_end(key)
+            return ok
+    ok = np.asarray(compute(), dtype=bool)
+    ok.flags.writeable = False  # shared by every query that states the same constraint
+    with _MASK_LOCK:
+        cache[key] = ok
+        cache.move_to_end(key)
+        while len(cache) > MASK_CACHE_SIZE:
+            cache.popitem(last=False)
+    return ok
+
+
+def clear_mask_cache(snap: Snapshot) -> None:
+    """Forget `snap`'s cached constraint masks (the bench measures queries with and without them)."""
+    with _MASK_LOCK:
+        snap.__dict__.pop("_mask_cache", None)
 
 
 FAMILY_MARK = " (matched family: "
@@ -145,17 +197,30 @@ def fold_score(score: np.ndarray, checks: list[tuple[str, np.ndarray]]) -> np.nd
     if not checks:
         return np.asarray(score, dtype=np.float64)
     inner = (np.clip(np.asarray(score, dtype=np.float64), -1.0, 1.0) + 1.0) / 2.0
-    soft = [(lbl, ok) for lbl, ok in checks if check_kind(lbl) == PREFERENCE]
+    soft, soft_total, hard, hard_total = _fold_plan(tuple(lbl for lbl, _ in checks))
     if soft:
-        total = sum(_preference_weight(lbl) for lbl, _ in soft)
-        bonus = sum(_preference_weight(lbl) * np.asarray(ok, dtype=np.float64) for lbl, ok in soft) / total
+        bonus = sum(w * np.asarray(checks[i][1], dtype=np.float64) for i, w in soft) / soft_total
         inner = (inner + PREFERENCE_BONUS * bonus) / (1.0 + PREFERENCE_BONUS)
-    hard = [(lbl, ok) for lbl, ok in checks if check_kind(lbl) != PREFERENCE]
     if not hard:
         return inner
-    weights = [constraint_weight(lbl, checks) for lbl, _ in hard]
-    satisfied = sum(w * np.asarray(ok, dtype=np.float64) for w, (_, ok) in zip(weights, hard))
-    return (satisfied + inner) / (sum(weights) + 1.0)
+    satisfied = sum(w * np.asarray(checks[i][1], dtype=np.float64) for i, w in hard)
+    return (satisfied + inner) / (hard_total + 1.0)
+
+
+@functools.lru_cache(maxsize=256)
+def _fold_plan(labels: tuple[str, ...]) -> tuple[tuple, float, tuple, float]:
+    """((index, weight) of each preference, their total, (index, weight) of each hard check, their total) for
+    checks labelled `labels`: `fold_score` runs several times a query (each pattern's bounds, each scored
+    batch), the weights depend only on the labels."""
+    kinds = [check_kind(label) for label in labels]
+    soft = tuple(
+        (i, _preference_weight(label)) for i, (label, kind) in enumerate(zip(labels, kinds)) if kind == PREFERENCE
+    )
+    named = [(label, None) for label in labels]  # constraint_weight reads the labels only
+    hard = tuple(
+        (i, constraint_weight(label, named)) for i, (label, kind) in enumerate(zip(labels, kinds)) if kind != PREFERENCE
+    )
+    return soft, sum(w for _i, w in soft), hard, sum(w for _i, w in hard)
 
 
 def matched_missed(checks: list[tuple[str, np.ndarray]], i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
