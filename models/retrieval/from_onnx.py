@@ -89,7 +89,8 @@ def load_from_export(model_dir: str | Path) -> RetrievalModel:
         if name not in state:
             raise ValueError(f"{name} from {model_dir} is not a RetrievalModel weight")
         if tuple(state[name].shape) != tuple(value.shape):
-            raise ValueError(f"{name}: shape {tuple(value.shape)} in the export, {tuple(state[name].shape)} in the model")
+            raise ValueError(f"{name}: shape {tuple(value.shape)} in the export, "
+                             f"{tuple(state[name].shape)} in the model")
     missing = sorted(set(state) - set(loaded) - {"log_inv_temp"})
     if missing:
         raise ValueError(f"{model_dir}: no weights for {', '.join(missing)}")

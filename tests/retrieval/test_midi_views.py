@@ -33,7 +33,8 @@ def test_a_played_view_is_a_short_piano_excerpt_of_the_windows_start_without_dru
         assert set(view.notes.program.tolist()) == {0} and not view.notes.is_drum.any()
         assert 6 <= len(view.notes) <= 16  # 2-4 bars of one note per beat
         # Its pitches are the tune's (moved at most a fourth/fifth either way).
-        assert view.notes.pitch.min() >= 60 - views.TRANSPOSE_RANGE and view.notes.pitch.max() <= 72 + views.TRANSPOSE_RANGE
+        lo, hi = 60 - views.TRANSPOSE_RANGE, 72 + views.TRANSPOSE_RANGE
+        assert view.notes.pitch.min() >= lo and view.notes.pitch.max() <= hi
 
 
 def test_a_revoiced_view_keeps_every_pitched_note_on_one_other_program_at_another_tempo():
@@ -91,3 +92,26 @@ def test_view_training_from_scratch_and_from_the_shipped_model(tiny_corpus, tmp_
     assert shipped["steps"] == 4
     cfg = json.loads((tmp_path / "shipped" / "best" / "retrieval_config.json").read_text())
     assert cfg["d_model"] == 384 and cfg["header"] is True
+
+
+def test_wise_averaging_lands_halfway_between_the_run_and_its_base(tmp_path):
+    torch = pytest.importorskip("torch")
+    from bridge.inference.retrieval import default_model_dir
+    from models.retrieval.from_onnx import load_from_export
+    from models.retrieval.model import RetrievalConfig
+    from models.retrieval.wise import average
+
+    base = default_model_dir()
+    model = load_from_export(base)
+    run = tmp_path / "run"
+    run.mkdir()
+    tuned = {k: v + 1.0 if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    torch.save({"model": tuned, "step": 1}, run / "model.pt")
+    RetrievalConfig.load(base).save(run)
+    (run / "midi_tokenizer.json").write_text((base / "midi_tokenizer.json").read_text())
+    out = average(run, base, 0.25, tmp_path / "wise")
+    mixed = torch.load(out / "model.pt", map_location="cpu", weights_only=False)["model"]
+    name = "midi.blocks.0.ff.up.weight"
+    assert torch.allclose(mixed[name], model.state_dict()[name] + 0.25, atol=1e-5)
+    with pytest.raises(ValueError, match="outside 0..1"):
+        average(run, base, 1.5, tmp_path / "bad")
