@@ -19,8 +19,29 @@ class ModelConfigError(ValueError):
     """A config beside a generation model is missing, unreadable or for another vocabulary; one line."""
 
 
+class _ModelConfig:
+    """What both configs do beside their fields: head size, JSON out, `load_config` in."""
+
+    d_model: int
+    n_head: int
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_head
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path):
+        return load_config(cls, path)
+
+
 @dataclass(frozen=True)
-class BackboneConfig:
+class BackboneConfig(_ModelConfig):
     vocab_size: int = V.VOCAB_SIZE
     n_layer: int = 3
     n_head: int = 4
@@ -32,23 +53,10 @@ class BackboneConfig:
     n_relations: int = V.N_RELATIONS
     rope_base: float = 10000.0
 
-    @property
-    def head_dim(self) -> int:
-        return self.d_model // self.n_head
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2))
-
-    @classmethod
-    def load(cls, path: Path) -> BackboneConfig:
-        return load_config(cls, path)
 
 
 @dataclass(frozen=True)
-class MelodyConfig:
+class MelodyConfig(_ModelConfig):
     vocab_size: int = V.VOCAB_SIZE
     n_layer: int = 3
     n_head: int = 4
@@ -59,19 +67,6 @@ class MelodyConfig:
     mem_len: int = 128  # memory length (tokens of earlier segments), about 4-6 bars
     rope_base: float = 10000.0
 
-    @property
-    def head_dim(self) -> int:
-        return self.d_model // self.n_head
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2))
-
-    @classmethod
-    def load(cls, path: Path) -> MelodyConfig:
-        return load_config(cls, path)
 
 
 def config_from_dict(cls, data: dict, where: str = "config"):
