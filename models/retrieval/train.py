@@ -36,6 +36,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from bridge.music import load_midi
 from bridge.tokens import (
     PAD_ID,
     MidiWindow,
@@ -45,10 +46,9 @@ from bridge.tokens import (
     pad_batch,
     save_tokenizer,
 )
+from models.retrieval import views as views_lib
 from models.retrieval.aux_heads import AuxHeads, aux_accuracy, aux_loss
 from models.retrieval.aux_targets import clip_targets
-from bridge.music import load_midi
-from models.retrieval import views as views_lib
 from models.retrieval.data import TokenCache, held_out_family, read_clips, usable, valid_subset
 from models.retrieval.losses import contrastive_loss, info_nce_loss, same_caption_mask
 from models.retrieval.metrics import recall_at
