@@ -97,7 +97,8 @@ def train_retrieval(nproc: int, as_json: bool, **options) -> None:
         emit_json(result)
     else:
         click.echo(f"trained {result['steps']} steps; valid R@10 {result['valid_R@10']:.3f} "
-                   f"(best {result['best_valid_R@10']:.3f}); best model in {Path(result['out']) / 'best'}")
+                   f"(best {result['selection']} {result['best_selection']:.3f}); "
+                   f"best model in {Path(result['out']) / 'best'}")
 
 
 def _run_torchrun(nproc: int, args) -> None:

@@ -38,7 +38,6 @@ import torch.nn as nn
 
 from bridge.music import load_midi
 from bridge.tokens import (
-    PAD_ID,
     MidiWindow,
     default_tokenizer,
     load_tokenizer,
@@ -226,8 +225,8 @@ class PieceCache:
 
 
 def get_view_batch(data: TrainData, pieces: PieceCache, order: np.ndarray, rng: np.random.Generator):
-    """(anchor ids, view ids, rows with a view, captions): each clip as one of its library windows, its
-    second view, and one of its captions at random."""
+    """(ids, rows with a view, captions): ids stack each clip as one of its library windows (rows 0..B-1) over
+    its second view (rows B..2B-1), one padded batch for one forward; captions are one per clip at random."""
     anchors, views, has_view = [], [], []
     for i in order:
         window = views_lib.library_window(pieces.get(data.locations[i]), rng)
@@ -239,9 +238,7 @@ def get_view_batch(data: TrainData, pieces: PieceCache, order: np.ndarray, rng: 
         captions = torch.from_numpy(data.vectors[[int(rng.choice(data.caption_rows[i])) for i in order]])
     else:  # --text-weight 0: no caption vectors, the text objective is off
         captions = torch.zeros((len(order), data.vectors.shape[1]), dtype=torch.float32)
-    return (torch.from_numpy(pad_batch(anchors, data.window.max_len)),
-            torch.from_numpy(pad_batch(views, data.window.max_len)),
-            torch.tensor(has_view), captions)
+    return torch.from_numpy(pad_batch(anchors + views, data.window.max_len)), torch.tensor(has_view), captions
 
 
 def _caption_cache_path(args: TrainArgs) -> Path:
@@ -265,10 +262,6 @@ def _initial_tower(args: TrainArgs, model: RetrievalModel) -> nn.Module:
 
         return load_from_export(args.init_from_onnx).midi
     return copy.deepcopy(model.midi)
-
-
-def _pad_to(ids: torch.Tensor, length: int) -> torch.Tensor:
-    return torch.nn.functional.pad(ids, (0, length - ids.shape[1]), value=PAD_ID)
 
 
 def batch_targets(data: TrainData, order: np.ndarray, device: str) -> dict[str, torch.Tensor]:
@@ -358,7 +351,9 @@ def save_best(out: Path) -> None:
 
 
 def train(args: TrainArgs, on_progress=None) -> dict:
-    """Train; returns {"steps", "valid_R@10", "best_valid_R@10", "out"}. `on_progress(step, loss, r10, frac)`."""
+    """Train; returns {"steps", "valid_R@10", "selection", "best_selection", "out"}: the best selection score
+    is valid R@10, plus the valid view top-3 with --view-weight (`selection` names it).
+    `on_progress(step, loss, r10, frac)`."""
     if not args.max_steps and not args.minutes:
         raise ValueError("set --max-steps or --minutes (or both)")
     rank, world, device = setup_distributed(args.device)
@@ -445,10 +440,8 @@ def train(args: TrainArgs, on_progress=None) -> dict:
         order = perm[cursor : cursor + args.batch_size]
         cursor += args.batch_size
         if args.view_weight > 0:
-            ids, view_ids, has_view, vecs = get_view_batch(data, pieces, order, rng)
             # Anchors and views go through the tower in one batch (one forward, and DDP sees one call).
-            ids = torch.cat([ids, _pad_to(view_ids, ids.shape[1])]) if view_ids.shape[1] <= ids.shape[1] \
-                else torch.cat([_pad_to(ids, view_ids.shape[1]), view_ids])
+            ids, has_view, vecs = get_view_batch(data, pieces, order, rng)
             vecs = torch.cat([vecs, vecs])
         else:
             ids, vecs = get_batch(data, order, rng, args.start_crop_prob)
@@ -497,7 +490,7 @@ def train(args: TrainArgs, on_progress=None) -> dict:
                      f" view top-3 {view3:.3f}" if view3 is not None else "", opt.param_groups[0]["lr"])
             now = elapsed + time.time() - t_start
             state = {"step": step, "elapsed": now, "valid_r10": r10, "valid_view_top3": view3,
-                     "best_valid_r10": max(best, score)}
+                     "best_valid_r10": max(best, score)}  # the selection score: R@10 (+ view top-3)
             if score > best or time.time() - last_ckpt > args.checkpoint_minutes * 60 or last:
                 save_checkpoint(out, trainable, opt, state, cfg, tokenizer, args)
                 last_ckpt = time.time()
@@ -519,7 +512,7 @@ def train(args: TrainArgs, on_progress=None) -> dict:
         score = r10 + (view3 or 0.0)
         now = elapsed + time.time() - t_start
         state = {"step": step, "elapsed": now, "valid_r10": r10, "valid_view_top3": view3,
-                 "best_valid_r10": max(best, score)}
+                 "best_valid_r10": max(best, score)}  # the selection score: R@10 (+ view top-3)
         save_checkpoint(out, trainable, opt, state, cfg, tokenizer, args)
         if score > best or not (out / "best" / "model.pt").is_file():
             best = score
@@ -528,7 +521,8 @@ def train(args: TrainArgs, on_progress=None) -> dict:
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
-    return {"steps": step, "valid_R@10": r10, "best_valid_R@10": best, "out": str(out)}
+    selection = "valid R@10 + view top-3" if args.view_weight > 0 else "valid R@10"
+    return {"steps": step, "valid_R@10": r10, "selection": selection, "best_selection": best, "out": str(out)}
 
 
 def _append_log(out: Path, row: dict) -> None:
