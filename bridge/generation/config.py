@@ -54,7 +54,6 @@ class BackboneConfig(_ModelConfig):
     rope_base: float = 10000.0
 
 
-
 @dataclass(frozen=True)
 class MelodyConfig(_ModelConfig):
     vocab_size: int = V.VOCAB_SIZE
@@ -66,7 +65,6 @@ class MelodyConfig(_ModelConfig):
     seg_len: int = 64  # training segment length (tokens)
     mem_len: int = 128  # memory length (tokens of earlier segments), about 4-6 bars
     rope_base: float = 10000.0
-
 
 
 def config_from_dict(cls, data: dict, where: str = "config"):

@@ -38,6 +38,12 @@ def _config(onnx_path: Path, cls):
         raise ModelNotFound(f"{onnx_path.name}: {e}") from e
 
 
+def _empty_kv(cfg) -> tuple[np.ndarray, np.ndarray]:
+    """An empty key/value cache (layers, batch 1, heads, 0 positions, head size) for a config's graph."""
+    shape = (cfg.n_layer, 1, cfg.n_head, 0, cfg.head_dim)
+    return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+
+
 class OnnxBackboneStepper:
     """Backbone decoding with an explicit KV cache and the cached events' harmonic ids (for H-RPE)."""
 
@@ -46,10 +52,7 @@ class OnnxBackboneStepper:
         self.reset()
 
     def reset(self) -> None:
-        c = self.cfg
-        shape = (c.n_layer, 1, c.n_head, 0, c.head_dim)
-        self.past_k = np.zeros(shape, np.float32)
-        self.past_v = np.zeros(shape, np.float32)
+        self.past_k, self.past_v = _empty_kv(self.cfg)
         self.past_harm = np.zeros((1, 0), np.int64)
         self.harm = 0  # chord in force: non-chord tokens carry it (vocab.harmonic_ids)
         self.length = 0
@@ -102,10 +105,7 @@ class OnnxMelodyKVStepper:
         self.reset()
 
     def reset(self) -> None:
-        c = self.cfg
-        shape = (c.n_layer, 1, c.n_head, 0, c.head_dim)
-        self.past_k = np.zeros(shape, np.float32)
-        self.past_v = np.zeros(shape, np.float32)
+        self.past_k, self.past_v = _empty_kv(self.cfg)
         self.past_mask = np.zeros((1, 0), bool)
         self.length = 0
 
