@@ -4,34 +4,23 @@ and runs the tower on token ids batched across files: the vectors must equal the
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from bridge.library import Library, indexer
 from bridge.library.ingest import TokenSpec, analyse_file, analyse_piece
 from bridge.music import load_midi
 
 
-@pytest.fixture(scope="module")
-def encoder():
-    from bridge.inference import RetrievalEncoders
-
-    try:
-        return RetrievalEncoders.load()
-    except (FileNotFoundError, OSError) as e:
-        pytest.skip(f"no shipped retrieval model yet: {e}")
-
-
-def test_worker_token_ids_give_the_vectors_of_the_pieces(tmp_path, library_dir, encoder):
-    spec = indexer.token_spec(encoder)
+def test_worker_token_ids_give_the_vectors_of_the_pieces(tmp_path, library_dir, shipped_encoder):
+    spec = indexer.token_spec(shipped_encoder)
     assert isinstance(spec, TokenSpec)
     files = sorted(library_dir.glob("*.mid"))
     assert len(files) >= indexer.INLINE_BELOW  # enough to start the worker processes
     one = analyse_file(str(files[0]), want_pieces=True, tokens=spec)
     assert one.pieces is None and one.token_ids and len(one.token_ids) == len(one.windows)
     _info, _records, pieces = analyse_piece(load_midi(files[0]), want_pieces=True)
-    for got, want in zip(one.token_ids, encoder.tokenize_pieces(pieces)):  # what the tower reads: identical
+    for got, want in zip(one.token_ids, shipped_encoder.tokenize_pieces(pieces)):  # what the tower reads: identical
         assert np.array_equal(got, want)
-    with Library.open(tmp_path / "db", encoder=encoder) as lib:
+    with Library.open(tmp_path / "db", encoder=shipped_encoder) as lib:
         report = lib.index([library_dir], workers=2)
         snap = lib.snapshot()
     assert report.embedded == report.windows == len(snap) > 0 and snap.has_vector.all()
@@ -40,7 +29,7 @@ def test_worker_token_ids_give_the_vectors_of_the_pieces(tmp_path, library_dir, 
         rows = np.nonzero(snap.file_of == snap.files.index(str(f.resolve())))[0]
         # The int8 tower quantises activations per batch: vectors depend on the batch a window ran in (as they
         # always did), by far less than any ranking difference.
-        want = encoder.encode_pieces(pieces)
+        want = shipped_encoder.encode_pieces(pieces)
         assert np.min(np.sum(snap.vectors[rows] * want, axis=1)) > 0.999
 
 

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bridge.library import Library, SearchQuery
 from bridge.library.windows import window_spans
 from bridge.music import load_midi
 
 
-@pytest.fixture(scope="module")
-def encoder():
-    from bridge.inference import RetrievalEncoders
-
-    try:
-        return RetrievalEncoders.load()
-    except (FileNotFoundError, OSError) as e:
-        pytest.skip(f"no shipped retrieval model yet: {e}")
-
-
-def test_text_and_example_search_use_the_model(tmp_path, library_dir, encoder):
-    with Library.open(tmp_path / "db", encoder=encoder) as lib:
+def test_text_and_example_search_use_the_model(tmp_path, library_dir, shipped_encoder):
+    with Library.open(tmp_path / "db", encoder=shipped_encoder) as lib:
         report = lib.index([library_dir], workers=2)
         assert report.embedded == report.windows > 0
         result = lib.search_with_info(SearchQuery(text="a chorale for four voices in D major", k=5))

@@ -14,15 +14,10 @@ from bridge.library import Library, ann
 pytest.importorskip("faiss")
 
 
-def test_status_search_refreshes_after_a_background_build(tmp_path, monkeypatch):
+def test_status_search_refreshes_after_a_background_build(tmp_path, monkeypatch, shipped_encoder):
     from bridge.daemon import search_service
     from bridge.daemon.worker import LibrarySpec
-    from bridge.inference import RetrievalEncoders
-
-    try:
-        encoder = RetrievalEncoders.load()
-    except (FileNotFoundError, OSError) as e:
-        pytest.skip(f"no shipped retrieval model: {e}")
+    encoder = shipped_encoder
     monkeypatch.setenv(ann.ENV_MIN_WINDOWS, str(10**9))  # index without building the approximate index
     with Library.open(tmp_path / "db", encoder=encoder) as lib:
         lib.index([paths.bundled_library_dir()], workers=1)
