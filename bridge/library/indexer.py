@@ -329,6 +329,7 @@ def analyse_all(
             except BrokenProcessPool:
                 suspects.extend(inflight.values())
                 log.warning("an analysis worker died; retrying %d files one by one", len(suspects))
+                _abandon(pool)
         for path in suspects:
             yield _analyse_isolated(path, want_pieces, tokens)
         suspects = []
@@ -349,12 +350,23 @@ def _analyse_isolated(path: str, want_pieces: bool, tokens: TokenSpec | None = N
         try:
             return pool.submit(analyse_file, path, want_pieces, tokens).result()
         except BrokenProcessPool:
+            _abandon(pool)
             st = Path(path).stat() if Path(path).exists() else None
             return FileResult(
                 path, st.st_size if st else 0, st.st_mtime_ns if st else 0, None, reason="the MIDI parser crashed on it"
             )
         except Exception as e:
             return _failed(path, e)
+
+
+def _abandon(pool: ProcessPoolExecutor) -> None:
+    """End a broken pool without waiting on it: its surviving workers are killed first. Waiting (the `with`
+    block's shutdown) could block for ever when a worker died while sending a result back, since the pool's
+    manager thread then waits on a message that never completes."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
