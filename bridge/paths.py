@@ -40,3 +40,9 @@ def bundled_library_dir() -> Path:
 
 def examples_dir() -> Path:
     return ASSETS_DIR / "examples"
+
+
+def code_dot_model() -> Path:
+    """The one-node integer-matmul graph search scores 8-bit codes with (bridge/library/code_dot.py); written by
+    `python -m export.code_dot`. Not a trained model: it ships with the package, never from MIDIBRIDGE_MODELS."""
+    return ASSETS_DIR / "kernels" / "code_dot.onnx"

@@ -109,6 +109,12 @@ class RetrievalEncoders:
         )
 
     @property
+    def vector_files(self) -> list[Path]:
+        """The files a stored (MIDI) vector depends on: the library's model key is their fingerprint, so a new
+        text tower over the same MIDI tower keeps every indexed vector (bridge.library.types.model_key)."""
+        return [self.model_dir / name for name in (MIDI_CONFIG, self.midi_cfg.file, self.midi_cfg.tokenizer)]
+
+    @property
     def providers(self) -> list[str]:
         return list(self._text.get_providers())
 

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.library import ranking
+from bridge.library.code_dot import code_dot
 from bridge.library.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,11 @@ BATCH_ROWS = 2048  # up to this many windows (estimated)
 BATCH_PATTERNS = 8  # and this many patterns in one scan
 # A large tier asks the graph for its nearest only while that costs less than scoring the whole tier on the
 # 8-bit codes (measured at 1M windows, 1 thread: a graph search for F groups ~F * (1 + F / 3000) us, 1,024 groups
-# 1.0 ms, 6,144 groups 19.6 ms; the codes ~0.22 us a window, 40k windows ~9 ms). A tier of 4 % of 1M windows
-# whose first fetch is not enough used to fetch 4x more and then scan anyway (37 ms); it now scans (~13 ms).
+# 1.0 ms, 6,144 groups 19.6 ms; the codes ~0.1 us a window, 40k windows ~4 ms). A tier of 4 % of 1M windows
+# whose first fetch is not enough used to fetch 4x more and then scan anyway (37 ms); it now scans (~6 ms).
 FETCH_US_PER_GROUP = 1.0
 FETCH_QUADRATIC_GROUPS = 3000.0
-SCAN_US_PER_ROW = 0.22
+SCAN_US_PER_ROW = 0.10  # through code_dot (onnxruntime's integer matmul); numpy's einsum was 0.22
 FETCH_PER_HIT = 8  # a large tier's first fetch: this many of its windows expected per hit still needed
 FETCH_GROWTH = 4  # and the next fetch this many times larger
 CONNECTIVITY = 16
@@ -199,17 +200,14 @@ class VectorIndex:
         keys = keys[0]
         return keys[keys >= 0].astype(np.int64)
 
-    def group_scores(self, q: np.ndarray, groups: np.ndarray, chunk: int = 16_384) -> np.ndarray:
+    def group_scores(self, q: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
         """Approximate cosines of `groups` from the graph's 8-bit codes (what the graph itself compares):
         x = vmin + (code + 0.5) / 255 * vdiff per dimension, so x.q = code.w + b. The codes are in memory
-        anyway (the graph's storage), so scoring many candidates touches no float32 vector."""
+        anyway (the graph's storage), so scoring many candidates touches no float32 vector. `groups` None: all."""
         codes, vmin, vdiff = self._sq
         w = (vdiff * q / 255.0).astype(np.float32)
         b = np.float32(vmin @ q + 0.5 * w.sum())
-        out = np.empty(len(groups), dtype=np.float32)
-        for lo in range(0, len(groups), chunk):
-            out[lo : lo + chunk] = np.einsum("ij,j->i", codes[groups[lo : lo + chunk]], w) + b
-        return out
+        return code_dot(codes, groups, w) + b
 
     def row_scores(self, snap: Snapshot, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Approximate cosines of windows `rows` (-1 without a vector); float32 rows where there are no codes."""
@@ -224,7 +222,7 @@ class VectorIndex:
     def scan(self, snap: Snapshot, q: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`rows` with their approximate cosines, scored through their groups (a large set: every group once)."""
         if self._sq is not None and len(rows) > len(self):
-            per_group = self.group_scores(q, np.arange(len(self)))
+            per_group = self.group_scores(q, None)  # every group
             g = self.groups.of[rows]
             return rows, np.where(g >= 0, per_group[np.maximum(g, 0)], -1.0).astype(np.float32)
         if self._sq is None:
@@ -358,7 +356,10 @@ class VectorIndex:
 
 # Approximate cosines (8-bit codes, one per group of duplicates) differ from the float32 ones by ~1e-3 (max
 # measured 3.4e-3): every bound is compared with this margin, and every row within it of the k-th hit is re-scored.
-APPROX_SLACK = 0.02
+# Three times the worst code error. 0.02 gave recall@10 1.0 at 1M windows but made a large tier's graph fetch fail
+# and fall back to a scan (both paid); 0.01 keeps 0.9995 (the 2 misses in 4,000: near-copies 2e-5 below a hit
+# found, the graph's recall) for p99 8.0 -> 6.3 ms (bench/search.py distinct queries, docs/library.md).
+APPROX_SLACK = 0.01
 # How far above the graph's nearest cosine a window the graph missed may score and still count: patterns whose
 # best key at that ceiling cannot beat the k-th hit are not visited. The graph's recall (bench/search.py:
 # recall@10 >= 0.996 vector-level, 1.0 on the hit lists) is what this bound rests on.

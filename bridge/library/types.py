@@ -32,21 +32,34 @@ class Encoder(Protocol):
 def model_key(encoder: Encoder) -> str:
     """Identity of the embedding space: a changed key means every stored vector is stale.
 
-    `name` alone survives a retrain, so a content fingerprint is added: the encoder's own
-    (`fingerprint`) if it offers one, else one computed from the files of its `model_dir`.
+    `name` alone survives a retrain, so a content fingerprint is added: the encoder's own (`fingerprint`) if it
+    offers one, else one of the files its stored vectors come from (`vector_files`: the MIDI tower, so a new
+    text tower over the same MIDI tower re-embeds nothing), else of every file of its `model_dir`.
     """
     value = getattr(encoder, "fingerprint", None)
     if not (isinstance(value, str) and value):
+        files = getattr(encoder, "vector_files", None)
         model_dir = getattr(encoder, "model_dir", None)
-        value = dir_fingerprint(Path(model_dir)) if model_dir is not None else ""
+        if files:
+            value = files_fingerprint([Path(f) for f in files])
+        else:
+            value = dir_fingerprint(Path(model_dir)) if model_dir is not None else ""
     return f"{encoder.name}@{value}" if value else str(encoder.name)
 
 
 def dir_fingerprint(model_dir: Path, sample: int = 1 << 20) -> str:
     """Hash of every file's name, size, head and tail: cheap (no 90 MB read per search) yet changes on re-export."""
-    h = hashlib.blake2b(digest_size=8)
     try:
         files = sorted(p for p in model_dir.iterdir() if p.is_file())
+    except OSError:
+        return ""
+    return files_fingerprint(files, sample)
+
+
+def files_fingerprint(files: list[Path], sample: int = 1 << 20) -> str:
+    """Hash of `files`' names, sizes, heads and tails ("" when one cannot be read)."""
+    h = hashlib.blake2b(digest_size=8)
+    try:
         for p in files:
             size = p.stat().st_size
             h.update(f"{p.name}:{size}".encode())

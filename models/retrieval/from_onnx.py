@@ -72,7 +72,11 @@ def midi_state(onnx_path: Path, cfg: RetrievalConfig) -> dict[str, torch.Tensor]
 def text_projection(onnx_path: Path) -> dict[str, torch.Tensor]:
     """`text_proj.*` from the exported text tower (the frozen MiniLM's trained projection)."""
     init, _ = _initializers(onnx_path)
-    return {"text_proj.weight": torch.from_numpy(_dequantized(init, "text_proj.weight")),
+    if any(name.startswith("text_proj.weight_Transposed") for name in init):  # int8: the Gemm became a MatMul
+        weight = _dequantized(init, "text_proj.weight_Transposed").T  # (in, out) quantized per output column
+    else:
+        weight = _dequantized(init, "text_proj.weight")
+    return {"text_proj.weight": torch.from_numpy(np.ascontiguousarray(weight)),
             "text_proj.bias": torch.from_numpy(_dequantized(init, "text_proj.bias"))}
 
 

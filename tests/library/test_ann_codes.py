@@ -38,6 +38,7 @@ def test_codes_score_like_the_float_vectors_fresh_and_saved(tmp_path):
     for idx in (index, loaded):
         got = idx.row_scores(snap, q, rows)
         assert np.all(got[~snap.has_vector] == -1.0)
-        assert np.max(np.abs(got - exact)) < ann.APPROX_SLACK / 4
+        # A bound compares two approximate scores (a candidate's and the k-th hit's): the margin covers both errors.
+        assert np.max(np.abs(got - exact)) < ann.APPROX_SLACK / 2
         _rows, scanned = idx.scan(snap, q, rows)  # every group once, then per row
         np.testing.assert_allclose(scanned, got, atol=1e-5)
