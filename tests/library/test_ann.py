@@ -341,3 +341,19 @@ def test_an_index_run_above_the_threshold_builds_and_saves_the_index(library_dir
     with Library.open(db_dir, encoder=FakeEncoder()) as lib:
         lib.index([library_dir])  # nothing changed, below the threshold: nothing built
         assert lib.search_mode() == "exact"
+
+
+def test_patterns_a_filter_rules_out_are_never_visited():
+    # check 0 (a meter the hard filter excludes) is met by no window inside the mask, check 1 by every one,
+    # check 2 by some: only patterns with bit 0 clear and bit 1 set remain.
+    n = 64
+    mask = np.zeros(n, bool)
+    mask[:32] = True
+    meter = np.zeros(n, bool)
+    meter[40:] = True  # only outside the filter
+    family = np.ones(n, bool)
+    key = np.arange(n) % 3 == 0
+    checks = [("meter", meter), ("family", family), ("key", key)]
+    assert sorted(ann._possible_patterns(checks, mask).tolist()) == [0b010, 0b110]
+    assert sorted(ann._possible_patterns(checks, None).tolist()) == [0b010, 0b011, 0b110, 0b111]
+    assert ann._possible_patterns([], mask).tolist() == [0]
