@@ -338,7 +338,10 @@ def test_a_cc_starts_and_stops_a_stream_with_roles_on_their_own_ports_and_panic_
         while client.status()["jam"] != "playing" and time.monotonic() < deadline:
             time.sleep(0.1)
         assert client.status()["jam"] == "playing"
-        time.sleep(4.5)
+        # A few bars, and at least one melody note (a loaded machine may commit the first bars late).
+        started, deadline = time.monotonic(), time.monotonic() + 30
+        while time.monotonic() < deadline and (time.monotonic() - started < 4.5 or not note_ons(melody.events)):
+            time.sleep(0.1)
         player.play([(0.0, bytes([0xB0, 20, 0]))])  # CC 20 off: stop
         deadline = time.monotonic() + 10
         while client.status()["jam"] != "stopped" and time.monotonic() < deadline:
