@@ -9,7 +9,10 @@ chord we report at each sixteenth inside it, so scores are weighted by time:
 - root+quality: also the same quality among ours (major ... diminished7); spans whose analysed chord is
   none of our qualities (augmented sixths, chords with omitted tones) count for the root score only;
 - triad level: the same, with sevenths reduced to their triads (V7 vs V counts as right);
-- bass: our bass pitch class equals the analysis's (inversion right).
+- bass: our bass pitch class equals the analysis's (inversion right);
+- degree (the Roman numeral's root): our root's degree in the key we number the chord in equals the
+  analysis's degree in its key in force; `degree_global_key` counts ours against the piece's one key, and
+  `key_in_force` how often our key (tonic and mode) is the analysis's.
 
 Files are split into a tuning half and a held-out half by a hash of their name; both are reported.
 
@@ -56,6 +59,8 @@ class Span:
     quality: str | None  # None: not one of our qualities
     bass_pc: int
     figure: str
+    key_pc: int = -1  # the analysis's key in force (tonic pitch class, mode)
+    key_mode: str = ""
 
 
 def corpus_dir() -> Path:
@@ -110,6 +115,8 @@ def analysis_spans(rntxt: Path) -> list[dict]:
                     "quality": quality_of(root, {p.pitchClass for p in rn.pitches}),
                     "bass_pc": rn.bass().pitchClass,
                     "figure": rn.figure,
+                    "key_pc": rn.key.tonic.pitchClass,
+                    "key_mode": "minor" if rn.key.mode == "minor" else "major",
                 }
             )
     return spans
@@ -143,7 +150,8 @@ def place(raw: list[dict], measures: dict[int, tuple[float, float]]) -> list[Spa
         start = offset + r["offset"] * scale
         stop = min(offset + (r["offset"] + r["length"]) * scale, offset + length)
         if stop > start:
-            spans.append(Span(start, stop - start, r["root_pc"], r["quality"], r["bass_pc"], r["figure"]))
+            spans.append(Span(start, stop - start, r["root_pc"], r["quality"], r["bass_pc"], r["figure"],
+                              r["key_pc"], r["key_mode"]))
     return spans
 
 
@@ -174,7 +182,7 @@ def to_piece(data: dict) -> Piece:
 def load_pair(rntxt: Path, cache: Path) -> tuple[Piece, list[Span]]:
     """Parse with music21 once (seconds per file), then reuse the cached notes, analysis and measure map."""
     cache.mkdir(parents=True, exist_ok=True)
-    js = cache / f"{rntxt.parent.name}__{rntxt.stem}.json"
+    js = cache / f"{rntxt.parent.name}__{rntxt.stem}{CACHE_VERSION}.json"
     if not js.exists():
         score = score_for(rntxt)
         data = {
@@ -190,17 +198,19 @@ def load_pair(rntxt: Path, cache: Path) -> tuple[Piece, list[Span]]:
     spans = place(data["spans"], measures)
     shift = edition_shift(piece, spans)
     if shift:
-        spans = [replace(s, root_pc=(s.root_pc + shift) % 12, bass_pc=(s.bass_pc + shift) % 12) for s in spans]
+        spans = [replace(s, root_pc=(s.root_pc + shift) % 12, bass_pc=(s.bass_pc + shift) % 12,
+                         key_pc=(s.key_pc + shift) % 12) for s in spans]
     return piece, spans
 
 
+CACHE_VERSION = "-v2"  # v2: spans carry the analysis's key in force
 MIN_CHORD_TONE_FIT = 0.7  # matching scores: 0.84-0.97; riemenschneider011 (BWV 41.6s): 0.50
 
 
 def unusable_reason(rntxt: Path, cache: Path) -> str | None:
     """Why a corpus score cannot be checked against its analysis, or None when it can."""
     piece, spans = load_pair(rntxt, cache)
-    if not json.loads((cache / f"{rntxt.parent.name}__{rntxt.stem}.json").read_text())["consistent"]:
+    if not json.loads((cache / f"{rntxt.parent.name}__{rntxt.stem}{CACHE_VERSION}.json").read_text())["consistent"]:
         return "voices drift apart in the corpus score"
     if chord_tone_fit(piece, spans) < MIN_CHORD_TONE_FIT:
         return "the corpus score is not the analysed one (few notes are chord tones of the analysis)"
@@ -244,6 +254,19 @@ def our_chords(piece: Piece, params: ChordParams | None = None):
     return label_chords(piece.notes.pitched(), grid, estimate_key(piece.notes), params)
 
 
+def our_keys(piece: Piece, times: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], int, str]:
+    """((tonic pc, mode) of the key each of `times` is labelled in, as analyze_piece numbers chords: its key
+    sections when it finds more than one, else its key), and the piece's key."""
+    a = analyze_piece(piece, with_chords=False)
+    sections = a.key_sections if len(a.key_sections) > 1 else ()
+    starts = np.array([sec.start_q for sec in sections], dtype=np.float64)
+    keys = [a.key] + [sec.key for sec in sections]
+    idx = np.searchsorted(starts, times + 1e-9, side="right") if len(starts) else np.zeros(len(times), int)
+    pcs = np.array([k.tonic_pc for k in keys])[idx]
+    modes = np.array([k.mode for k in keys])[idx]
+    return (pcs, modes), a.key.tonic_pc, a.key.mode
+
+
 _Q_INDEX = {q.name: i for i, q in enumerate(QUALITIES)}
 _TRIAD_INDEX = np.array([_Q_INDEX[TRIAD_OF.get(q.name, q.name)] for q in QUALITIES] + [-2])
 
@@ -274,6 +297,15 @@ def compare(piece: Piece, spans: list[Span], params: ChordParams | None = None, 
     their_bass = np.array([s.bass_pc for s in spans])[span_idx]
     root_ok = our_root == their_root
     typed = their_q >= 0
+    if params is None:  # the key each of our chords is numbered in, against the analysis's key in force
+        ours_in, global_pc, global_mode = our_keys(piece, np.array([c.start for c in chords])[j])
+        their_key = np.array([s.key_pc for s in spans])[span_idx]
+        their_mode = np.array([s.key_mode for s in spans])[span_idx]
+        their_degree = (their_root - their_key) % 12
+        counts["keyed"] += int((their_key >= 0).sum())
+        counts["key"] += int(((ours_in[0] == their_key) & (ours_in[1] == their_mode)).sum())
+        counts["degree"] += int(((our_root - ours_in[0]) % 12 == their_degree).sum())
+        counts["degree_global_key"] += int(((our_root - global_pc) % 12 == their_degree).sum())
     same = our_q == their_q
     counts["root"] += int(root_ok.sum())
     counts["bass"] += int((our_bass == their_bass).sum())
@@ -300,6 +332,10 @@ def rates(c: Counter) -> dict:
         "root_triad": round(c["root_triad"] / typed, 4),
         "bass": round(c["bass"] / samples, 4),
         "no_chord": round(c["no_chord"] / samples, 4),
+        # Roman numerals: our root's degree in the key we number it in vs the analysis's in its key in force
+        "degree": round(c["degree"] / max(c["keyed"], 1), 4),
+        "degree_global_key": round(c["degree_global_key"] / max(c["keyed"], 1), 4),
+        "key_in_force": round(c["key"] / max(c["keyed"], 1), 4),
     }
 
 

@@ -223,21 +223,28 @@ def label_chords(
     key: KeyEstimate | None,
     params: ChordParams = DEFAULT_CHORD_PARAMS,
     implied: bool = False,
+    sections: Sequence[tuple[float, KeyEstimate]] = (),
 ) -> list[ChordEvent]:
     """One chord per non-empty window, consecutive equal chords merged into one event.
 
     `implied=True` is for a melody alone: chords come from the key's common harmonies and are always
-    in root position (a melody has no bass to invert them).
+    in root position (a melody has no bass to invert them). `sections`: (start in quarters, key) of each
+    stretch in one key, in order; a window is scored, spelled and numbered in the key of the section it
+    starts in (after a modulation to the dominant, its tonic chord is "I", not "V"), `key` before the first.
     """
     weights, bass = window_profiles(notes, edges, params.bass_min_share, params.offbeat_weight)
     if weights.shape[0] == 0:
         return []
     sounding = weights.sum(axis=1) > 1e-9
+    keys, key_of = window_keys(edges[:-1], key, sections)
+    best = np.zeros(len(weights), dtype=np.int64)
+    for k, rows in _rows_by_key(key_of):
+        if implied:
+            best[rows] = score_implied(weights[rows], keys[k]).argmax(axis=1)
+        else:
+            best[rows] = score_windows(weights[rows], np.maximum(bass[rows], 0), keys[k], params).argmax(axis=1)
     if implied:
-        best = score_implied(weights, key).argmax(axis=1)
         bass = best % 12
-    else:
-        best = score_windows(weights, np.maximum(bass, 0), key, params).argmax(axis=1)
     events: list[ChordEvent] = []
     i, n = 0, len(best)
     while i < n:
@@ -245,11 +252,29 @@ def label_chords(
             i += 1
             continue
         j = i + 1
-        while j < n and sounding[j] and best[j] == best[i] and bass[j] == bass[i]:
+        while j < n and sounding[j] and best[j] == best[i] and bass[j] == bass[i] and key_of[j] == key_of[i]:
             j += 1
-        events.append(_event(int(best[i]), int(bass[i]), float(edges[i]), float(edges[j] - edges[i]), key))
+        event_key = keys[key_of[i]]
+        events.append(_event(int(best[i]), int(bass[i]), float(edges[i]), float(edges[j] - edges[i]), event_key))
         i = j
     return events
+
+
+def window_keys(
+    starts: np.ndarray, key: KeyEstimate | None, sections: Sequence[tuple[float, KeyEstimate]]
+) -> tuple[list[KeyEstimate | None], np.ndarray]:
+    """(the keys, index into them of each window): `key`, then each section's key from its start on."""
+    keys: list[KeyEstimate | None] = [key] + [k for _start, k in sections]
+    key_of = np.zeros(len(starts), dtype=np.int64)
+    if sections:
+        bounds = np.array([start for start, _k in sections], dtype=np.float64)
+        key_of = np.searchsorted(bounds, np.asarray(starts, dtype=np.float64) + 1e-9, side="right")
+    return keys, key_of
+
+
+def _rows_by_key(key_of: np.ndarray):
+    for k in np.unique(key_of):
+        yield int(k), np.nonzero(key_of == k)[0]
 
 
 def progression(chords: list[ChordEvent]) -> list[str]:

@@ -72,7 +72,9 @@ def analyze_piece(piece: Piece, with_chords: bool = True) -> PieceAnalysis:
         # A lone melody implies its harmony over longer spans than a chorale states it.
         melody_only = texture == "monophonic"
         grid = subdivided_bar_grid(piece, "half_bar" if melody_only else "beat")
-        chords = label_chords(pitched, grid, key, implied=melody_only)
+        # Each key section labels its own chords (Roman numerals against the key in force, not the piece's).
+        in_keys = [(sec.start_q, sec.key) for sec in sections] if len(sections) > 1 else []
+        chords = label_chords(pitched, grid, key, implied=melody_only, sections=in_keys)
     bpm = main_tempo(piece)
     seconds = piece.duration_seconds
     velocity = mean_velocity(notes)

@@ -90,3 +90,29 @@ def test_empty_piece_has_one_unknown_section():
 
     (only,) = key_sections(Piece(notes=NoteList.empty()))
     assert only.key.confidence == 0.0
+
+
+def test_chords_in_the_trio_are_numbered_and_spelled_in_its_key(rag):
+    a = analyze_piece(rag)
+    trio = next(s for s in a.key_sections if s.key.name == "Db major")
+    inside = [c for c in a.chords if trio.start_q <= c.start < trio.stop_q]
+    before = [c for c in a.chords if c.start < trio.start_q]
+    assert inside and before
+    # The trio's tonic chord (Db) is its I, not the IV it is in the piece's Ab major.
+    db_major = [c for c in inside if c.root_pc == 1 and c.quality == "major"]
+    assert db_major and all(c.roman.startswith("I") and not c.roman.startswith("IV") for c in db_major)
+    assert any(c.roman.startswith("I") and c.root_pc == 8 for c in before)  # Ab is I before it
+    # No chord straddles the key change: events split where the section starts.
+    assert all(not (c.start < trio.start_q < c.start + c.duration - 1e-9) for c in a.chords)
+
+
+def test_one_section_pieces_label_chords_as_before(chorale_path):
+    from bridge.analysis.chords import label_chords
+    from bridge.analysis.meter import subdivided_bar_grid
+
+    piece = load_midi(chorale_path)
+    a = analyze_piece(piece)
+    assert len(a.key_sections) == 1
+    grid = subdivided_bar_grid(piece, "beat")
+    plain = label_chords(piece.notes.pitched(), grid, a.key)
+    assert [(c.symbol, c.roman, c.start) for c in a.chords] == [(c.symbol, c.roman, c.start) for c in plain]
