@@ -6,8 +6,9 @@ the words a musician uses for character ("sad", "lively", "dreamy", "soft", "fas
 *preferences*: each maps to what it means musically (sad -> minor, slower, softer) and moves the ranking
 without excluding anything (bridge.library.ranking folds both into one score), while the whole text still
 goes through the embedding.
-The vocabularies (tempo words, GM program names and families) come from bridge.analysis, so what the
-parser understands is exactly what the analysis writes into the index.
+The vocabularies (tempo words, GM program names and families, the instrument words, ensembles and musician
+families) come from bridge.analysis, so what the parser understands is exactly what the analysis writes into
+the index and what generation reads from a prompt.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ import re
 from dataclasses import dataclass, field
 
 from bridge.analysis import TEMPO_WORDS, tempo_range
-from bridge.analysis.instruments import GM_FAMILIES, GM_PROGRAM_NAMES
+from bridge.analysis.instruments import (
+    AMBIGUOUS_GM_NAMES,
+    ARRANGING_NAMES,
+    DRUM_PROGRAM,
+    ENSEMBLES,
+    GM_FAMILIES,
+    GM_PROGRAM_NAMES,
+    INSTRUMENT_SYNONYMS,
+    MUSICIAN_FAMILIES,
+    without_mood_idioms,
+)
 from bridge.analysis.names import parse_pc, tonic_name
 
-DRUMS = 128  # the index's "program" for drum-channel notes
+DRUMS = DRUM_PROGRAM  # the index's "program" for drum-channel notes
 
 # ---- vocabularies --------------------------------------------------------------------------------
 
@@ -50,63 +61,6 @@ METER_WORDS: dict[str, str] = {
     "triple meter": "3/4",
     "triple time": "3/4",
 }
-
-# Words musicians use that are not GM names; values are GM programs (128 = drums).
-INSTRUMENT_SYNONYMS: dict[str, frozenset[int]] = {
-    "drums": frozenset({DRUMS}),
-    "drum kit": frozenset({DRUMS}),
-    "drum": frozenset({DRUMS}),
-    "percussion": frozenset({DRUMS, *range(8, 16), 47, *range(112, 120)}),
-    "keys": frozenset(range(0, 8)),
-    "keyboard": frozenset(range(0, 8)),
-    "sax": frozenset(range(64, 68)),
-    "saxophone": frozenset(range(64, 68)),
-    "voice": frozenset({52, 53, 54, 85, 91}),
-    "vocal": frozenset({52, 53, 54, 85, 91}),
-    "choir": frozenset({52, 53, 54, 91}),
-    "singing": frozenset({52, 53, 54}),
-    "string": frozenset({*range(40, 46), *range(48, 52)}),
-    "strings": frozenset({*range(40, 46), *range(48, 52)}),
-    "woodwind": frozenset(range(64, 80)),
-    "horn": frozenset({60}),
-    "fiddle": frozenset({40, 110}),
-    "double bass": frozenset({43, 32}),
-    "upright bass": frozenset({32, 43}),
-    "synth": frozenset(range(80, 104)),
-    "synthesizer": frozenset(range(80, 104)),
-    "harp": frozenset({46}),
-    "guitar": frozenset(range(24, 32)),
-    "organ": frozenset(range(16, 24)),
-    "piano": frozenset(range(0, 4)),  # a pianist's "piano": the acoustic and electric grands, not Rhodes
-    "grand piano": frozenset({0, 1, 2}),
-    "upright piano": frozenset({0, 3}),
-    "rhodes": frozenset({4}),
-    "viol": frozenset({40, 41, 42, 43}),
-    "viols": frozenset({40, 41, 42, 43}),
-    "concertina": frozenset({21, 23}),
-    "whistle": frozenset({78}),
-    "tin whistle": frozenset({78}),
-    "recorder": frozenset({74}),
-}
-
-# The families a musician falls back to when the exact instrument is not there: a query for "piano" ranks a
-# harpsichord above a flute, labelled "matched family: keyboards", never as a piano.
-MUSICIAN_FAMILIES: dict[str, frozenset[int]] = {
-    "keyboards": frozenset({*range(0, 8), *range(16, 22), 23}),
-    "mallets": frozenset(range(8, 16)),
-    "plucked strings": frozenset({*range(24, 32), 45, 46, 104, 105, 106, 107, 15}),
-    "basses": frozenset(range(32, 40)),
-    "bowed strings": frozenset({*range(40, 46), 48, 49, 50, 51, 110}),
-    "voices": frozenset({52, 53, 54, 85, 91}),
-    "brass": frozenset(range(56, 64)),
-    "woodwinds": frozenset({*range(64, 80), 22, 109, 111}),
-    "synths": frozenset(range(80, 104)),
-    "percussion": frozenset({DRUMS, 47, *range(112, 120)}),
-}
-
-# GM names whose plain words mean something else in a query ("lead melody", "a soft pad").
-_AMBIGUOUS_NAMES = {"lead", "pad", "fx", "applause", "seashore", "gunshot", "helicopter", "whistle", "recorder"}
-# ("whistle" and "recorder" come back as synonyms; "recorder" then also catches "recorder consort".)
 
 MOOD_MODES: dict[str, str] = {
     **dict.fromkeys(("sad", "melancholy", "melancholic", "dark", "mournful", "somber", "sombre", "gloomy",
@@ -382,13 +336,13 @@ def _parse_tempo(text: str, italian: bool = True, english: bool = True
     return None, None, text
 
 
-def _instrument_vocabulary() -> list[tuple[str, frozenset[int], re.Pattern]]:
-    """(phrase, programs), longest phrases first so "electric piano" wins over "piano"."""
+def _instrument_vocabulary() -> list[tuple[str, frozenset[int], frozenset[int], str | None, re.Pattern]]:
+    """(label, programs, family, family name, pattern), longest phrases first so "electric piano" wins over
+    "piano" and "bass guitar" over "bass"."""
     vocab: dict[str, set[int]] = {}
     for program, name in enumerate(GM_PROGRAM_NAMES):
-        phrase = re.sub(r"\(.*?\)|\d+", " ", name.lower())
-        phrase = " ".join(phrase.replace("-", " ").split())
-        if phrase and phrase not in _AMBIGUOUS_NAMES:
+        phrase = _phrase(re.sub(r"\(.*?\)|\d+", " ", name.lower()))
+        if phrase and phrase not in AMBIGUOUS_GM_NAMES:
             vocab.setdefault(phrase, set()).add(program)
     for block, family in enumerate(GM_FAMILIES):
         if family in ("ensemble", "pipe", "reed", "percussive", "sound effects", "synth effects", "ethnic"):
@@ -396,8 +350,37 @@ def _instrument_vocabulary() -> list[tuple[str, frozenset[int], re.Pattern]]:
         vocab.setdefault(family, set()).update(range(block * 8, block * 8 + 8))
     for phrase, programs in INSTRUMENT_SYNONYMS.items():
         vocab[phrase] = set(programs)
-    ordered = sorted(vocab.items(), key=lambda pv: (-len(pv[0]), pv[0]))
-    return [(p, frozenset(v), re.compile(rf"\b{re.escape(p)}(?:e?s)?\b")) for p, v in ordered]
+    labels = {}  # the table's spelling ("steel-string guitar"), as generation labels it
+    # An arranging name narrower than a GM name ("slap bass" is Slap Bass 1 only) would hide the other program.
+    for words, program in ARRANGING_NAMES.items():
+        if _phrase(words) not in vocab:
+            vocab[_phrase(words)], labels[_phrase(words)] = {program}, words
+    ensembles = {_phrase(words) for words in ENSEMBLES}
+    for words, line_up in ENSEMBLES.items():
+        vocab[_phrase(words)], labels[_phrase(words)] = set(line_up), words
+    out = []
+    for phrase, programs in sorted(vocab.items(), key=lambda pv: (-len(pv[0]), pv[0])):
+        progs = frozenset(programs)
+        family, family_name = _family_of(progs, whole=phrase in ensembles)
+        pattern = re.compile(rf"\b{re.escape(phrase)}(?:e?s)?\b")
+        out.append((labels.get(phrase, phrase), progs, family, family_name, pattern))
+    return out
+
+
+def _phrase(words: str) -> str:
+    """A vocabulary phrase as `_parse_instruments` sees the text: lowercase, hyphens read as spaces."""
+    return " ".join(words.lower().replace("-", " ").split())
+
+
+def _family_of(programs: frozenset[int], whole: bool = False) -> tuple[frozenset[int], str | None]:
+    """The musician family holding most of `programs`, less `programs`; (empty, None) when it adds nothing.
+    `whole`: only a family holding every program (a mixed line-up like a jazz trio has none to fall back to)."""
+    best = max(MUSICIAN_FAMILIES.items(), key=lambda kv: (len(kv[1] & programs), -len(kv[1])))
+    name, members = best
+    extra = members - programs
+    if not (members & programs) or not extra or (whole and not programs <= members):
+        return frozenset(), None
+    return frozenset(extra), name
 
 
 _VOCAB = _instrument_vocabulary()
@@ -405,23 +388,12 @@ _VOCAB = _instrument_vocabulary()
 
 def _parse_instruments(lowered: str) -> tuple[InstrumentTerm, ...]:
     found: list[InstrumentTerm] = []
-    text = lowered.replace("-", " ")
-    for phrase, programs, pattern in _VOCAB:
-        if phrase[0] in text and pattern.search(text):
-            family, family_name = _family_of(programs)
-            found.append(InstrumentTerm(phrase, programs, family, family_name))
+    text = without_mood_idioms(lowered).replace("-", " ")
+    for label, programs, family, family_name, pattern in _VOCAB:
+        if label[0] in text and pattern.search(text):
+            found.append(InstrumentTerm(label, programs, family, family_name))
             text = pattern.sub(" ", text)  # "electric piano" must not also count as "piano"
     return tuple(found)
-
-
-def _family_of(programs: frozenset[int]) -> tuple[frozenset[int], str | None]:
-    """The musician family holding most of `programs`, less `programs`; (empty, None) when it adds nothing."""
-    best = max(MUSICIAN_FAMILIES.items(), key=lambda kv: (len(kv[1] & programs), -len(kv[1])))
-    name, members = best
-    extra = members - programs
-    if not (members & programs) or not extra:
-        return frozenset(), None
-    return frozenset(extra), name
 
 
 def parse_instrument(word: str) -> InstrumentTerm:

@@ -1,7 +1,9 @@
-"""General MIDI program names and families; channel 10 (is_drum) is always "drums"."""
+"""General MIDI program names and families (channel 10, is_drum, is always "drums"), and the instrument words
+search and generation read: synonyms, arranging names, ensembles and the musician families to fall back to."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +48,109 @@ GM_FAMILIES = (
 )  # fmt: skip
 
 DRUMS = "drums"
+DRUM_PROGRAM = 128  # the "program" the index and the writer give drum-channel notes
+
+# ---- the words musicians use for instruments ------------------------------------------------------------
+# One table for search (bridge.query) and generation (bridge.generation.texture): a word added here is read
+# the same way by both. Values are GM programs, DRUM_PROGRAM = drums.
+
+# Broad words that are not GM names, each meaning a set of programs.
+INSTRUMENT_SYNONYMS: dict[str, frozenset[int]] = {
+    "drums": frozenset({DRUM_PROGRAM}),
+    "drum kit": frozenset({DRUM_PROGRAM}),
+    "drum": frozenset({DRUM_PROGRAM}),
+    "percussion": frozenset({DRUM_PROGRAM, *range(8, 16), 47, *range(112, 120)}),
+    "keys": frozenset(range(0, 8)),
+    "keyboard": frozenset(range(0, 8)),
+    "sax": frozenset(range(64, 68)),
+    "saxophone": frozenset(range(64, 68)),
+    "voice": frozenset({52, 53, 54, 85, 91}),
+    "vocal": frozenset({52, 53, 54, 85, 91}),
+    "choir": frozenset({52, 53, 54, 91}),
+    "singing": frozenset({52, 53, 54}),
+    "string": frozenset({*range(40, 46), *range(48, 52)}),
+    "strings": frozenset({*range(40, 46), *range(48, 52)}),
+    "woodwind": frozenset(range(64, 80)),
+    "horn": frozenset({60}),
+    "fiddle": frozenset({40, 110}),
+    "double bass": frozenset({43, 32}),
+    "upright bass": frozenset({32, 43}),
+    "synth": frozenset(range(80, 104)),
+    "synthesizer": frozenset(range(80, 104)),
+    "harp": frozenset({46}),
+    "guitar": frozenset(range(24, 32)),
+    "organ": frozenset(range(16, 24)),
+    "piano": frozenset(range(0, 4)),  # a pianist's "piano": the acoustic and electric grands, not Rhodes
+    "grand piano": frozenset({0, 1, 2}),
+    "upright piano": frozenset({0, 3}),
+    "rhodes": frozenset({4}),
+    "viol": frozenset({40, 41, 42, 43}),
+    "viols": frozenset({40, 41, 42, 43}),
+    "concertina": frozenset({21, 23}),
+    "whistle": frozenset({78}),
+    "tin whistle": frozenset({78}),
+    "recorder": frozenset({74}),
+}
+
+# The families a musician falls back to when the exact instrument is not there: a query for "piano" ranks a
+# harpsichord above a flute, labelled "matched family: keyboards", never as a piano.
+MUSICIAN_FAMILIES: dict[str, frozenset[int]] = {
+    "keyboards": frozenset({*range(0, 8), *range(16, 22), 23}),
+    "mallets": frozenset(range(8, 16)),
+    "plucked strings": frozenset({*range(24, 32), 45, 46, 104, 105, 106, 107, 15}),
+    "basses": frozenset(range(32, 40)),
+    "bowed strings": frozenset({*range(40, 46), 48, 49, 50, 51, 110}),
+    "voices": frozenset({52, 53, 54, 85, 91}),
+    "brass": frozenset(range(56, 64)),
+    "woodwinds": frozenset({*range(64, 80), 22, 109, 111}),
+    "synths": frozenset(range(80, 104)),
+    "percussion": frozenset({DRUM_PROGRAM, 47, *range(112, 120)}),
+}
+
+# GM names whose plain words mean something else in a query ("lead melody", "a soft pad").
+AMBIGUOUS_GM_NAMES = frozenset({"lead", "pad", "fx", "applause", "seashore", "gunshot", "helicopter", "whistle",
+                                "recorder"})
+# ("whistle" and "recorder" come back as synonyms; "recorder" then also catches "recorder consort".)
+
+# Names finer than the GM names and the words above, the ones an arranger writes for: one program each
+# ("bass guitar" is the fingered electric bass, not any bass). A hyphen also matches a space.
+ARRANGING_NAMES: dict[str, int] = {
+    "nylon-string guitar": 24, "nylon guitar": 24, "classical guitar": 24, "spanish guitar": 24,
+    "steel-string guitar": 25, "steel guitar": 25, "folk guitar": 25, "jazz guitar": 26,
+    "clean electric guitar": 27, "clean guitar": 27, "overdriven guitar": 29, "distorted guitar": 30,
+    "bass guitar": 33, "fingerstyle bass": 33, "finger bass": 33, "picked bass": 34, "fretless bass": 35,
+    "slap bass": 36, "soprano sax": 64, "soprano saxophone": 64,
+    "alto sax": 65, "alto saxophone": 65, "tenor sax": 66, "tenor saxophone": 66, "baritone sax": 67,
+    "baritone saxophone": 67, "bari sax": 67, "pipe organ": 19, "church organ": 19, "hammond organ": 16,
+    "hammond": 16, "drawbar organ": 16, "rock organ": 18, "bodhrán": DRUM_PROGRAM, "bodhran": DRUM_PROGRAM,
+    "snare drum": DRUM_PROGRAM, "snare": DRUM_PROGRAM, "brushes": DRUM_PROGRAM, "drum kit": DRUM_PROGRAM,
+    "timpani": 47, "lute": 24, "cor anglais": 69, "violoncello": 42, "vibes": 11, "wurlitzer": 4,
+    "fender rhodes": 4, "e-piano": 4, "shaker": DRUM_PROGRAM, "cajón": DRUM_PROGRAM, "cajon": DRUM_PROGRAM,
+    "congas": DRUM_PROGRAM, "bongos": DRUM_PROGRAM, "tambourine": DRUM_PROGRAM, "hi-hat": DRUM_PROGRAM,
+}  # fmt: skip
+
+# "Vibes" is the vibraphone after a musician's list of players, and a mood after these words ("chill vibes",
+# "good vibes"): the idiom is blanked before instruments are read, in search and in generation alike.
+MOOD_VIBES = re.compile(r"\b(?:chill|chilled|good|bad|summer|lo[- ]?fi|late[- ]night|cozy|cosy|dreamy|dark|"
+                        r"happy|sad|calm|relaxed|mellow|warm|retro|vintage|nostalgic|positive|nice|cool)"
+                        r"(?:[- ]out)? vibes?\b")
+
+
+def without_mood_idioms(text: str) -> str:
+    """`text` (lowercase) with the mood idioms that look like instrument names blanked, length kept."""
+    return MOOD_VIBES.sub(lambda m: " " * len(m.group(0)), text)
+
+
+# Ensembles named by their line-up, a program per player (a string quartet has two violins).
+ENSEMBLES: dict[str, tuple[int, ...]] = {
+    "string quartet": (40, 40, 41, 42), "string trio": (40, 41, 42), "piano trio": (0, 40, 42),
+    "piano quartet": (0, 40, 41, 42), "piano quintet": (0, 40, 40, 41, 42), "brass quintet": (56, 56, 60, 57, 58),
+    "brass quartet": (56, 56, 57, 58), "brass trio": (56, 60, 57), "wind quintet": (73, 68, 71, 60, 70),
+    "woodwind quintet": (73, 68, 71, 60, 70), "woodwind trio": (68, 71, 70), "reed trio": (68, 71, 70),
+    "jazz trio": (0, 32, DRUM_PROGRAM), "jazz quartet": (66, 0, 32, DRUM_PROGRAM),
+    "rhythm section": (0, 33, DRUM_PROGRAM), "power trio": (29, 33, DRUM_PROGRAM),
+    "brass band": (56, 60, 57, 58), "military band": (56, 57, 58, DRUM_PROGRAM), "string orchestra": (48, 48, 42),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

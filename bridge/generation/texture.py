@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bridge.analysis import qualities as T
+from bridge.analysis.instruments import ARRANGING_NAMES, ENSEMBLES, without_mood_idioms
 from bridge.generation import vocab as V
 
 ROLES = ("chords", "bass", "melody", "drums")
@@ -149,44 +150,18 @@ def texture_words(text: str) -> list[str]:
     return [w for w in words if _has(low, w)]
 
 
-# Ensembles named by their line-up (an arranging word: search reads "string quartet" as strings), and
-# instrument names the search vocabulary (bridge.query) does not tell apart finely enough to arrange for:
-# it reads "steel-string guitar" as strings + guitar and "bass guitar" as any bass. GM programs, 128 = drums.
-ENSEMBLES: dict[str, tuple[int, ...]] = {
-    "string quartet": (40, 40, 41, 42), "string trio": (40, 41, 42), "piano trio": (0, 40, 42),
-    "piano quartet": (0, 40, 41, 42), "piano quintet": (0, 40, 40, 41, 42), "brass quintet": (56, 56, 60, 57, 58),
-    "brass quartet": (56, 56, 57, 58), "brass trio": (56, 60, 57), "wind quintet": (73, 68, 71, 60, 70),
-    "woodwind quintet": (73, 68, 71, 60, 70), "woodwind trio": (68, 71, 70), "reed trio": (68, 71, 70),
-    "jazz trio": (0, 32, 128), "jazz quartet": (66, 0, 32, 128), "rhythm section": (0, 33, 128),
-    "power trio": (29, 33, 128), "brass band": (56, 60, 57, 58), "military band": (56, 57, 58, 128),
-    "string orchestra": (48, 48, 42),
-}  # fmt: skip
-INSTRUMENT_WORDS: dict[str, int] = {
-    "nylon-string guitar": 24, "nylon guitar": 24, "classical guitar": 24, "spanish guitar": 24,
-    "steel-string guitar": 25, "steel guitar": 25, "folk guitar": 25, "jazz guitar": 26,
-    "clean electric guitar": 27, "clean guitar": 27, "overdriven guitar": 29, "distorted guitar": 30,
-    "bass guitar": 33, "fingerstyle bass": 33, "finger bass": 33, "picked bass": 34, "fretless bass": 35,
-    "slap bass": 36, "soprano sax": 64, "soprano saxophone": 64,
-    "alto sax": 65, "alto saxophone": 65, "tenor sax": 66, "tenor saxophone": 66, "baritone sax": 67,
-    "baritone saxophone": 67, "bari sax": 67, "pipe organ": 19, "church organ": 19, "hammond organ": 16,
-    "hammond": 16, "drawbar organ": 16, "rock organ": 18, "bodhrán": 128, "bodhran": 128, "snare drum": 128,
-    "snare": 128, "brushes": 128, "drum kit": 128, "timpani": 47, "lute": 24, "cor anglais": 69,
-    "violoncello": 42, "vibes": 11, "wurlitzer": 4, "fender rhodes": 4, "e-piano": 4, "shaker": 128,
-    "cajón": 128, "cajon": 128, "congas": 128, "bongos": 128, "tambourine": 128, "hi-hat": 128,
-}  # fmt: skip
-
-
 def prompt_instruments(text: str) -> list[tuple[str, tuple[int, ...]]]:
     """The instruments a prompt names, in the order named: (words, GM programs to write, 128 = drums).
 
-    Ensembles give their line-up ("string quartet" -> two violins, viola, cello), the arranging names above
-    one program each, and everything else the search parser (`bridge.query.parse_query`) reads, one
-    representative program per term."""
+    Ensembles give their line-up ("string quartet" -> two violins, viola, cello), the arranging names one
+    program each (both tables in `bridge.analysis.instruments`, which search reads too), and everything else
+    the search parser (`bridge.query.parse_query`) reads, one representative program per term. The line-ups
+    are matched here first because search keeps only their set of programs, not the players."""
     from bridge.query import parse_query
 
-    low = " " + _words_text(text).replace("‑", "-") + " "
+    low = " " + without_mood_idioms(_words_text(text).replace("‑", "-")) + " "
     found: list[tuple[int, str, tuple[int, ...]]] = []
-    table = [(w, progs) for w, progs in ENSEMBLES.items()] + [(w, (p,)) for w, p in INSTRUMENT_WORDS.items()]
+    table = [(w, progs) for w, progs in ENSEMBLES.items()] + [(w, (p,)) for w, p in ARRANGING_NAMES.items()]
     for phrase, progs in sorted(table, key=lambda wp: -len(wp[0])):
         body = "[- ]?".join(re.escape(part) for part in phrase.split("-"))  # "steel-string", "steel string"
         pat = re.compile(rf"(?<![\w-]){body}(?:e?s)?(?![\w-])")

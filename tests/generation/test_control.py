@@ -6,6 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from bridge.analysis.instruments import ARRANGING_NAMES, ENSEMBLES
 from bridge.generation.control import judge, key_near, render
 from bridge.generation.control_suite import BLIND, HANDWRITTEN, ControlPrompt, control_prompts
 from bridge.generation.prompt import parse_prompt
@@ -53,6 +54,31 @@ def test_ensembles_and_arranging_names_give_their_instruments():
     style = style_for("4/4", "for brass quintet")
     played = {p for _, p in style.programs if _ in style.roles} | {p for _, p in style.doubles}
     assert {56, 60, 57, 58} <= played
+
+
+@pytest.mark.parametrize("prompt,expect", [
+    ("Reggae groove in A major, 4/4, 76 bpm, organ, electric guitar, bass guitar and drums, 4 bars",
+     [("organ", (16,)), ("electric guitar", (26,)), ("bass guitar", (33,)), ("drums", (128,))]),
+    ("A march for military band in B-flat, two-four, quarter = 116, trumpets, trombones, tuba and snare, 8 bars",
+     [("military band", (56, 57, 58, 128)), ("trumpet", (56,)), ("trombone", (57,)), ("tuba", (58,)),
+      ("snare", (128,))]),
+    ("Slow blues in E flat, 12/8, ♩ = 66, tenor sax, organ, upright bass and brushes, 4 bars",
+     [("tenor sax", (66,)), ("organ", (16,)), ("upright bass", (32,)), ("brushes", (128,))]),
+    ("Something tender in A-flat, 3/4, for cor anglais and strings, 8 bars",
+     [("cor anglais", (69,)), ("strings", (48,))]),
+    ("Rock ballad in C major, electric piano, clean electric guitar, bass and drums",
+     [("electric piano", (4,)), ("clean electric guitar", (27,)), ("bass", (32,)), ("drums", (128,))]),
+    ("a jig for steel string guitar and bodhrán", [("steel-string guitar", (25,)), ("bodhrán", (128,))]),
+])  # fmt: skip
+def test_prompt_instruments_in_the_order_named(prompt, expect):
+    assert prompt_instruments(prompt) == expect
+
+
+def test_prompt_instruments_read_the_shared_word_table():
+    for words, line_up in ENSEMBLES.items():
+        assert prompt_instruments(f"for {words}") == [(words, line_up)]
+    for words, program in ARRANGING_NAMES.items():
+        assert prompt_instruments(f"on {words}") == [(words, (program,))]
 
 
 def test_key_near_is_relative_or_a_fifth():
@@ -170,3 +196,10 @@ def test_shipped_kv_graph_is_reproduced_from_the_melody_graph(tmp_path):
     # The same weights as the shipped graph (bytes may differ across torch versions, the weights may not).
     new, old = onnx_initializers(tmp_path / "melody_kv.onnx"), onnx_initializers(DEFAULT_MODEL_DIR / "melody_kv.onnx")
     assert sorted(new) == sorted(old) and all(np.array_equal(new[k], old[k]) for k in new)
+
+
+def test_mood_vibes_write_no_vibraphone():
+    from bridge.generation.texture import prompt_instruments
+
+    assert prompt_instruments("chill vibes lo-fi chords") == []
+    assert prompt_instruments("vibes and nylon guitar") == [("vibes", (11,)), ("nylon guitar", (24,))]

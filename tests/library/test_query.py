@@ -2,6 +2,7 @@ import math
 
 import pytest
 
+from bridge.analysis.instruments import ARRANGING_NAMES, ENSEMBLES
 from bridge.query import parse_bpm_range, parse_instrument, parse_key, parse_meter, parse_query
 
 
@@ -58,6 +59,47 @@ def test_longest_instrument_phrase_wins():
 
 def test_words_that_only_look_like_instruments_are_ignored():
     assert parse_query("lead melody over a pad").instruments == ()
+
+
+def _terms(text):
+    return {t.label: (set(t.programs), t.family_name) for t in parse_query(text).instruments}
+
+
+def test_ensembles_and_arranging_names_are_search_words():
+    assert _terms("string quartet in G major") == {"string quartet": ({40, 41, 42}, "bowed strings")}
+    assert _terms("brass quartet fanfare") == {"brass quartet": ({56, 57, 58}, "brass")}
+    assert _terms("bass guitar") == {"bass guitar": ({33}, "basses")}  # not any bass and a guitar
+    for spelled in ("steel-string guitar", "steel string guitar"):
+        assert _terms(f"a tune on {spelled}") == {"steel-string guitar": ({25}, "plucked strings")}
+    assert _terms("tin whistle and bodhrán, cajon, hi-hats") == {
+        "tin whistle": ({78}, "woodwinds"), "bodhrán": ({128}, "percussion"), "cajon": ({128}, "percussion"),
+        "hi-hat": ({128}, "percussion")}
+    # A mixed line-up means its players; no one family to fall back to.
+    assert _terms("for jazz trio") == {"jazz trio": ({0, 32, 128}, None)}
+    assert parse_instrument("string quartet").programs == {40, 41, 42}
+    assert parse_instrument("classical guitar").programs == {24}
+
+
+def test_search_reads_every_word_generation_arranges_for():
+    for words, line_up in ENSEMBLES.items():
+        assert [set(t.programs) for t in parse_query(words).instruments] == [set(line_up)], words
+    for words, program in ARRANGING_NAMES.items():
+        (term,) = parse_query(words).instruments
+        assert program in term.programs, words
+    # A GM name keeps every program it names: "slap bass" is Slap Bass 1 and 2 to search.
+    assert parse_instrument("slap bass").programs == {36, 37}
+
+
+def test_broad_instrument_words_keep_their_programs():
+    assert _terms("guitar and bass") == {"guitar": (set(range(24, 32)), "plucked strings"),
+                                         "bass": (set(range(32, 40)), None)}
+    assert _terms("strings") == {"strings": ({*range(40, 46), *range(48, 52)}, "bowed strings")}
+    assert _terms("an organ hymn")["organ"][0] == set(range(16, 24))
+    assert _terms("electric piano and drums") == {"electric piano": ({4, 5}, "keyboards"),
+                                                  "drums": ({128}, "percussion")}
+    assert _terms("upright bass and fiddle") == {"upright bass": ({32, 43}, "basses"),
+                                                 "fiddle": ({40, 110}, "bowed strings")}
+    assert _terms("a brass fanfare") == {"brass": (set(range(56, 64)), None)}
 
 
 def test_option_parsers():
@@ -126,3 +168,11 @@ def test_instruments_name_exact_programs_and_a_labelled_family():
 def test_church_modes_name_the_nearer_of_major_and_minor(text, tonic, mode):
     c = parse_query(text)
     assert (c.tonic_pc, c.mode) == (tonic, mode)
+
+
+def test_vibes_is_a_mood_after_a_mood_word_and_the_vibraphone_in_a_line_up():
+    assert parse_query("chill vibes lo-fi chords").instruments == ()
+    assert parse_query("good vibes only").instruments == ()
+    assert [t.label for t in parse_query("lo-fi vibes piano").instruments] == ["piano"]
+    assert 11 in next(t for t in parse_query("a ballad for vibes, bass and drums").instruments
+                      if t.label == "vibes").programs
