@@ -63,6 +63,7 @@ def _mask(lo: int, hi: int) -> np.ndarray:
 DENS_MASK = _mask(V.DENS0, V.DENS0 + V.N_DENSITY)
 CHORD_MASK = _mask(V.CHORD0, V.CHORD0 + V.N_CHORDS)
 DUR_MASK = _mask(V.DUR0, V.VOCAB_SIZE)
+CAD_OR_BAR = _mask(V.CAD, V.CAD + 1) | _mask(V.BAR, V.BAR + 1)
 
 
 def chord_key_bias(tonic_pc: int, mode: str, b: Biases) -> np.ndarray:
@@ -239,86 +240,147 @@ def _same_chord_tokens(tok: int) -> list[int]:
     return [V.chord_token(r, q, inv) for inv in range(V.N_INVERSIONS)]
 
 
+@dataclass
+class HarmonyState:
+    """What a bar's chords depend on beyond the model's context: bars since the last tonic chord, and the chord
+    sounding at the end of the last bar with how many beats it has been held (the harmonic-rhythm rule)."""
+
+    since_tonic: int = 0
+    held_tok: int | None = None
+    held_beats: int = 0
+
+    @staticmethod
+    def holding(bars: tuple[BarEvents, ...] | list[BarEvents]) -> HarmonyState:
+        """The chord held at the end of `bars` and for how many beats (bars since the tonic start at 0)."""
+        state = HarmonyState()
+        if bars and bars[-1].chords:
+            state.held_tok = bars[-1].chords[-1]
+            for bar in reversed(bars):
+                same = [t for t in reversed(bar.chords) if _same_harmony(t, state.held_tok)]
+                state.held_beats += len(same)
+                if len(same) < len(bar.chords):
+                    break
+        return state
+
+    def hear(self, chord: int) -> None:
+        if self.held_tok is not None and _same_harmony(chord, self.held_tok):
+            self.held_beats += 1
+        else:
+            self.held_tok, self.held_beats = chord, 1
+
+    def end_bar(self, chords, tonic_tokens) -> None:
+        self.since_tonic = 0 if any(t in tonic_tokens for t in chords) else self.since_tonic + 1
+
+    def observe(self, bar: BarEvents, tonic_pc: int, mode: str) -> None:
+        """A bar that was played, not sampled: it counts for the tonic distance and the held chord."""
+        for t in bar.chords:
+            self.hear(t)
+        self.end_bar(bar.chords, _tonic_tokens(tonic_pc, mode))
+
+
+@dataclass(frozen=True)
+class BarPlace:
+    """Where a bar stands, for the cadence rules: `bar_no` counts every bar before it (given ones too) for the
+    phrase position; the first bar starts on the tonic chord, the last ends on it (and leans to it from mid-bar),
+    the one before the last leans to the dominant on its last beat; `ends_piece`: nothing follows (no cadence
+    mark is sampled after it)."""
+
+    bar_no: int
+    first: bool = False
+    last: bool = False
+    before_last: bool = False
+    ends_piece: bool = False
+
+
+def _same_harmony(a: int, b: int) -> bool:
+    return V.chord_of_token(a)[:2] == V.chord_of_token(b)[:2]
+
+
+def _tonic_tokens(tonic_pc: int, mode: str) -> list[int]:
+    return [V.chord_token(tonic_pc, 0 if mode == "major" else 1, inv) for inv in range(V.N_INVERSIONS)]
+
+
+def chord_bar(stepper, c: Controls, rng: np.random.Generator, b: Biases, state: HarmonyState, place: BarPlace,
+              melody: tuple[tuple[int, int, int], ...] | None = None,
+              density: int | None = None) -> tuple[BarEvents, np.ndarray]:
+    """One bar of chords, the backbone stepper fed up to the bar before; returns it and the stepper's last
+    logits. Shared by whole pieces (`generate_backbone`) and the live stream (`BarGenerator`): the key leaning,
+    the tonic at the ends, the return home, the dominant before the end, harmonic rhythm (a chord held a bar
+    or more leans to move on), phrase cadences (each first phrase of a pair ends on V, each second on V-I) and,
+    with `melody` (notes (pos, pitch, dur) of this bar), chords that fit it. `density`: the bar's density
+    bucket (else sampled)."""
+    nb = beats_per_bar(c.meter)
+    beat16 = positions_per_bar(c.meter) / nb
+    key_bias = chord_key_bias(c.tonic_pc, c.mode, b)
+    tonic = tonic_bias(c.tonic_pc, c.mode, b)
+    tonic_tokens = _tonic_tokens(c.tonic_pc, c.mode)
+    dominant_root = [V.chord_token(c.tonic_pc + 7, q, inv) for q in (0, 4) for inv in range(V.N_INVERSIONS)]
+    pl = max(1, b.phrase_len)
+    logits = stepper.feed([V.BAR])
+    dens = V.DENS0 + density if density is not None else sample(logits, rng, c.temperature, c.top_p,
+                                                                 allowed=DENS_MASK)
+    logits = stepper.feed([dens])
+    chords: list[int] = []
+    for beat in range(nb):
+        bias = key_bias.copy()
+        allowed = CHORD_MASK
+        if (place.first and beat == 0) or (place.last and beat == nb - 1):
+            # A tonal piece starts and ends on its tonic chord: a hard constraint, the one place we impose.
+            allowed = np.zeros(V.VOCAB_SIZE, bool)
+            allowed[tonic_tokens] = True
+        elif place.last and beat >= nb - max(1, nb // 2) - 1:
+            bias += tonic
+        if beat == 0 and state.since_tonic > 1:
+            bias += tonic * (b.return_home * (state.since_tonic - 1) / b.tonic_chord)
+        if place.before_last and beat == nb - 1:
+            bias += dominant_bias(c.tonic_pc, b)
+        # Harmonic rhythm: a chord held for a bar or more leans to move on.
+        if state.held_tok is not None and state.held_beats >= nb and b.stasis:
+            bias[_same_chord_tokens(state.held_tok)] -= b.stasis * state.held_beats / nb
+        # Phrase cadences inside the piece (the last two bars have their own): the first phrase of each pair
+        # ends on V (half cadence), the second on I after V (authentic cadence).
+        if melody is None and b.phrase_cadence and not (place.last or place.before_last):
+            pos, answer = place.bar_no % pl, (place.bar_no // pl) % 2 == 1
+            if not answer and pos == pl - 1 and beat == 0:
+                bias[dominant_root] += b.phrase_cadence
+            if answer and pos == pl - 2 and beat == nb - 1:
+                bias[dominant_root] += b.phrase_cadence
+            if answer and pos == pl - 1 and beat == 0:
+                bias += tonic * (b.phrase_cadence / b.tonic_chord)
+        if melody is not None:
+            bias += melody_fit_bias(melody, beat, beat16, b.melody_fit)
+        ch = sample(logits, rng, c.temperature, c.top_p, allowed=allowed, bias=bias)
+        state.hear(ch)
+        chords.append(ch)
+        logits = stepper.feed([ch])
+    state.end_bar(chords, tonic_tokens)
+    cad = place.last
+    if not place.ends_piece:
+        nxt = sample(logits, rng, c.temperature, c.top_p, allowed=CAD_OR_BAR)
+        if nxt == V.CAD or cad:
+            cad = True
+            logits = stepper.feed([V.CAD])
+    return BarEvents(tuple(chords), dens - V.DENS0, cad), logits
+
+
 def generate_backbone(stepper, c: Controls, rng: np.random.Generator, n_bars: int,
                       prefix: tuple[BarEvents, ...] = (), melody: tuple[BarEvents, ...] | None = None,
                       b: Biases = Biases()) -> list[BarEvents]:
     """New bars of chords after `prefix`; with `melody` (one BarEvents per new bar), chords fit its notes."""
     song = Song(c.tonic_pc, c.mode, c.meter, c.tempo_bpm)
-    nb = beats_per_bar(c.meter)
-    beat16 = positions_per_bar(c.meter) / nb
     stepper.reset()
-    logits = stepper.feed(header_tokens(song))
+    stepper.feed(header_tokens(song))
     for bar in prefix:
-        logits = stepper.feed(backbone_bar_tokens(bar))
-    key_bias = chord_key_bias(c.tonic_pc, c.mode, b)
-    tonic = tonic_bias(c.tonic_pc, c.mode, b)
-    dominant = dominant_bias(c.tonic_pc, b)
+        stepper.feed(backbone_bar_tokens(bar))
+    state = HarmonyState.holding(prefix)
     out: list[BarEvents] = []
-    tonic_tokens = [V.chord_token(c.tonic_pc, 0 if c.mode == "major" else 1, inv) for inv in range(V.N_INVERSIONS)]
-    since_tonic = 0
-    dominant_root = [V.chord_token(c.tonic_pc + 7, q, inv) for q in (0, 4) for inv in range(V.N_INVERSIONS)]
-    held_tok, held_beats = None, 0
-    if prefix and prefix[-1].chords:
-        held_tok = prefix[-1].chords[-1]
-        for bar in reversed(prefix):
-            same = [t for t in reversed(bar.chords) if V.chord_of_token(t)[:2] == V.chord_of_token(held_tok)[:2]]
-            held_beats += len(same)
-            if len(same) < len(bar.chords):
-                break
-    pl = max(1, b.phrase_len)
     for i in range(n_bars):
         last = i == n_bars - 1
-        bar_no = len(prefix) + i  # phrase position counts the given bars too
-        logits = stepper.feed([V.BAR])
-        if melody is not None:
-            dens = V.DENS0 + melody[i].density
-        else:
-            dens = sample(logits, rng, c.temperature, c.top_p, allowed=DENS_MASK)
-        logits = stepper.feed([dens])
-        chords: list[int] = []
-        for beat in range(nb):
-            bias = key_bias.copy()
-            allowed = CHORD_MASK
-            if (i == 0 and beat == 0 and not prefix) or (last and beat == nb - 1):
-                # A tonal piece starts and ends on its tonic chord: a hard constraint, the one place we impose.
-                allowed = np.zeros(V.VOCAB_SIZE, bool)
-                allowed[tonic_tokens] = True
-            elif last and beat >= nb - max(1, nb // 2) - 1:
-                bias += tonic
-            if beat == 0 and since_tonic > 1:
-                bias += tonic * (b.return_home * (since_tonic - 1) / b.tonic_chord)
-            if i == n_bars - 2 and beat == nb - 1:
-                bias += dominant
-            # Harmonic rhythm: a chord held for a bar or more leans to move on.
-            if held_tok is not None and held_beats >= nb and b.stasis:
-                bias[_same_chord_tokens(held_tok)] -= b.stasis * held_beats / nb
-            # Phrase cadences inside the piece (the last two bars have their own): the first phrase of each pair
-            # ends on V (half cadence), the second on I after V (authentic cadence).
-            if melody is None and b.phrase_cadence and i < n_bars - 2:
-                pos, answer = bar_no % pl, (bar_no // pl) % 2 == 1
-                if not answer and pos == pl - 1 and beat == 0:
-                    bias[dominant_root] += b.phrase_cadence
-                if answer and pos == pl - 2 and beat == nb - 1:
-                    bias[dominant_root] += b.phrase_cadence
-                if answer and pos == pl - 1 and beat == 0:
-                    bias += tonic * (b.phrase_cadence / b.tonic_chord)
-            if melody is not None:
-                bias += melody_fit_bias(melody[i].notes, beat, beat16, b.melody_fit)
-            ch = sample(logits, rng, c.temperature, c.top_p, allowed=allowed, bias=bias)
-            if held_tok is not None and V.chord_of_token(ch)[:2] == V.chord_of_token(held_tok)[:2]:
-                held_beats += 1
-            else:
-                held_tok, held_beats = ch, 1
-            chords.append(ch)
-            logits = stepper.feed([ch])
-        since_tonic = 0 if any(t in tonic_tokens for t in chords) else since_tonic + 1
-        cad = last
-        if not last:
-            nxt = sample(logits, rng, c.temperature, c.top_p, allowed=_mask(V.CAD, V.CAD + 1) | _mask(V.BAR, V.BAR + 1))
-            if nxt == V.CAD:
-                cad = True
-                stepper.feed([V.CAD])
-        out.append(BarEvents(tuple(chords), dens - V.DENS0, cad))
+        place = BarPlace(len(prefix) + i, first=i == 0 and not prefix, last=last, before_last=i == n_bars - 2,
+                         ends_piece=last)
+        bar, _ = chord_bar(stepper, c, rng, b, state, place, melody[i].notes if melody is not None else None,
+                           melody[i].density if melody is not None else None)
+        out.append(bar)
     return out
 
 

@@ -31,24 +31,10 @@ from bridge.generation.encoding import (
     positions_per_bar,
     transpose_song,
 )
-from bridge.generation.generate import (
-    CHORD_MASK,
-    DENS_MASK,
-    Biases,
-    _mask,
-    chord_key_bias,
-    dominant_bias,
-    melody_fit_bias,
-    tonic_bias,
-)
+from bridge.generation.generate import BarPlace, Biases, HarmonyState, chord_bar
 from bridge.generation.prompt import Controls
-from bridge.generation.sampler import sample
 
 log = logging.getLogger(__name__)
-
-EOB_MASK = _mask(V.EOB, V.EOB + 1)
-CAD_OR_BAR = _mask(V.CAD, V.CAD + 1) | _mask(V.BAR, V.BAR + 1)
-
 
 @dataclass(frozen=True)
 class LiveControls:
@@ -81,7 +67,7 @@ class GeneratorState:
     backbone_logits: np.ndarray | None
     rng: np.random.Generator
     history: list[BarEvents]
-    since_tonic: int
+    harmony: HarmonyState
     bar_index: int
     controls: LiveControls
 
@@ -106,7 +92,7 @@ class BarGenerator:
         self.rng = np.random.default_rng(controls.base.seed)
         self.history: list[BarEvents] = []  # every bar so far (generated or played), in the current key
         self.bar_index = 0
-        self.since_tonic = 0
+        self.harmony = HarmonyState()
         self.prefills = 0  # context rebuilds (key/meter change, window)
         self._backbone_logits: np.ndarray | None = None
         self._rebuild()
@@ -116,7 +102,7 @@ class BarGenerator:
     def snapshot(self) -> GeneratorState:
         return GeneratorState(_stepper_state(self.models.backbone), _stepper_state(self.models.melody),
                               None if self._backbone_logits is None else self._backbone_logits.copy(),
-                              copy.deepcopy(self.rng), list(self.history), self.since_tonic, self.bar_index,
+                              copy.deepcopy(self.rng), list(self.history), copy.copy(self.harmony), self.bar_index,
                               self.controls)
 
     def restore(self, state: GeneratorState) -> None:
@@ -125,7 +111,7 @@ class BarGenerator:
         self._backbone_logits = None if state.backbone_logits is None else state.backbone_logits.copy()
         self.rng = copy.deepcopy(state.rng)
         self.history = list(state.history)
-        self.since_tonic = state.since_tonic
+        self.harmony = copy.copy(state.harmony)
         self.bar_index = state.bar_index
         self.controls = state.controls
 
@@ -143,7 +129,7 @@ class BarGenerator:
         self.controls = controls
         if new.meter != old.meter:
             self.history = []
-            self.since_tonic = 0
+            self.harmony = HarmonyState()
             self._rebuild()
         elif (new.tonic_pc, new.mode) != (old.tonic_pc, old.mode) or V.tempo_bucket(new.tempo_bpm) != V.tempo_bucket(
                 old.tempo_bpm):
@@ -214,55 +200,21 @@ class BarGenerator:
         self.models.melody.feed(melody_bar_prefix(bar) + melody_bar_notes(bar))
         self.history.append(bar)
         self.bar_index += 1
-        tonic = V.chord_token(self.controls.base.tonic_pc, 0 if self.controls.base.mode == "major" else 1, 0)
-        self.since_tonic = 0 if any(V.harm_of_token(t) == V.harm_of_token(tonic) for t in bar.chords) \
-            else self.since_tonic + 1
+        self.harmony.observe(bar, self.controls.base.tonic_pc, self.controls.base.mode)
         self._bound_context()
 
     def _sample_chords(self, melody_heard, first: bool, end_of_phrase: bool, before_end: bool) -> BarEvents:
+        """The bar's chords through the one sampler whole pieces use (`generate.chord_bar`): harmonic rhythm
+        and phrase cadences as in `generate`; a phrase of the stream ends on its tonic chord."""
         c = self.controls.base
-        b = self.biases
-        bb = self.models.backbone
-        nb = beats_per_bar(c.meter)
-        beat16 = positions_per_bar(c.meter) / nb
-        key_bias = chord_key_bias(c.tonic_pc, c.mode, b)
-        tonic = tonic_bias(c.tonic_pc, c.mode, b)
-        tonic_tokens = [V.chord_token(c.tonic_pc, 0 if c.mode == "major" else 1, inv) for inv in range(V.N_INVERSIONS)]
-        logits = bb.feed([V.BAR])
         if melody_heard is not None:
-            dens = V.DENS0 + V.density_bucket(len(melody_heard) / nb)
-        elif self.controls.density is not None:
-            dens = V.DENS0 + int(self.controls.density)
+            density = V.density_bucket(len(melody_heard) / beats_per_bar(c.meter))
         else:
-            dens = sample(logits, self.rng, c.temperature, c.top_p, allowed=DENS_MASK)
-        logits = bb.feed([dens])
-        chords: list[int] = []
-        for beat in range(nb):
-            bias = key_bias.copy()
-            allowed = CHORD_MASK
-            if (first and beat == 0) or (end_of_phrase and beat == nb - 1):
-                # A phrase starts and ends on its tonic chord: the one hard constraint, as in `generate`.
-                allowed = np.zeros(V.VOCAB_SIZE, bool)
-                allowed[tonic_tokens] = True
-            elif end_of_phrase and beat >= nb - max(1, nb // 2) - 1:
-                bias += tonic
-            if beat == 0 and self.since_tonic > 1:
-                bias += tonic * (b.return_home * (self.since_tonic - 1) / b.tonic_chord)
-            if before_end and beat == nb - 1:
-                bias += dominant_bias(c.tonic_pc, b)
-            if melody_heard is not None:
-                bias += melody_fit_bias(tuple(melody_heard), beat, beat16, b.melody_fit)
-            ch = sample(logits, self.rng, c.temperature, c.top_p, allowed=allowed, bias=bias)
-            chords.append(ch)
-            logits = bb.feed([ch])
-        self.since_tonic = 0 if any(t in tonic_tokens for t in chords) else self.since_tonic + 1
-        cad = end_of_phrase
-        nxt = sample(logits, self.rng, c.temperature, c.top_p, allowed=CAD_OR_BAR)
-        if nxt == V.CAD or cad:
-            cad = True
-            logits = bb.feed([V.CAD])
-        self._backbone_logits = logits
-        return BarEvents(tuple(chords), dens - V.DENS0, cad)
+            density = None if self.controls.density is None else int(self.controls.density)
+        place = BarPlace(self.bar_index, first=first, last=end_of_phrase, before_last=before_end)
+        bar, self._backbone_logits = chord_bar(self.models.backbone, c, self.rng, self.biases, self.harmony, place,
+                                               None if melody_heard is None else tuple(melody_heard), density)
+        return bar
 
     def _feed_given_chords(self, chords: tuple[int, ...], melody_heard) -> BarEvents:
         nb = beats_per_bar(self.controls.base.meter)
