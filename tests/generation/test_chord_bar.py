@@ -10,7 +10,7 @@ import pytest
 
 from bridge.generation import vocab as V
 from bridge.generation.encoding import BarEvents
-from bridge.generation.generate import Biases, BarPlace, HarmonyState, chord_bar
+from bridge.generation.generate import BarPlace, Biases, HarmonyState, chord_bar
 from bridge.generation.prompt import Controls
 
 C = Controls(tonic_pc=0, mode="major", meter="4/4", temperature=0.0)  # greedy: the rules decide
