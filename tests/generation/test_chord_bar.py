@@ -33,8 +33,8 @@ class FavouriteChord:
         return logits
 
 
-def bar(place: BarPlace, state: HarmonyState, favourite: int = G_MAJOR, b: Biases = Biases()) -> BarEvents:
-    out, _logits = chord_bar(FavouriteChord(favourite), C, np.random.default_rng(0), b, state, place)
+def bar(place: BarPlace, state: HarmonyState, favourite: int = G_MAJOR, b: Biases | None = None) -> BarEvents:
+    out, _logits = chord_bar(FavouriteChord(favourite), C, np.random.default_rng(0), b or Biases(), state, place)
     return out
 
 
