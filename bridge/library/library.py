@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,6 +52,7 @@ class Library:
         self._melody: tuple[int, MelodyIndex] | None = None  # (generation, index) for query by example
         self._melody_lock = threading.Lock()
         self._ann = ann.Holder()  # the approximate index of large libraries (bridge.library.ann)
+        self._query_vectors = QueryVectors()  # the same text asked again (a filter added, the next page)
         self.ann_build = "background"  # "now", "background" (exact meanwhile) or "never" (saved index only)
 
     @staticmethod
@@ -202,10 +203,14 @@ class Library:
             shift = np.where(melody > 0, melody_shift, shift)
             return (ranking.example_score(score, melody), shift), mode
         if query.text and usable:
-            q = self.encoder.encode_text([query.text])[0]
+            q = self._query_vectors.get(self.encoder, query.text)
             index = self.vector_index(snap)
             return (_ApproximateQuery(index, q) if index is not None else _cosine(snap, q)), "embedding"
         return ranking.feature_text_score(snap, c), "features"
+
+    def forget_query_vectors(self) -> None:
+        """Encode every text again (benchmarks time the text tower on every query)."""
+        self._query_vectors.clear()
 
     def melody_index(self, snap: Snapshot) -> MelodyIndex:
         """The melodies of `snap`'s windows (skyline interval n-grams), built from the files on the first
@@ -351,6 +356,39 @@ def _save_melody(index: MelodyIndex, path: Path) -> None:
                 old.unlink(missing_ok=True)
     except OSError as e:
         log.info("cannot write the melody cache: %s", e)
+
+
+class QueryVectors:
+    """The text tower's vectors of the last `size` texts asked: a musician pages through hits, adds a filter or
+    asks again, and the tower (~1-2 ms of a search) need not run twice for one text. Kept for one encoder
+    object at a time (another one empties it)."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._encoder: Encoder | None = None
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, encoder: Encoder, text: str) -> np.ndarray:
+        with self._lock:
+            if encoder is not self._encoder:
+                self._encoder, self._vectors = encoder, OrderedDict()
+            q = self._vectors.get(text)
+            if q is not None:
+                self._vectors.move_to_end(text)
+                return q
+        q = np.array(encoder.encode_text([text])[0])
+        q.flags.writeable = False
+        with self._lock:
+            if encoder is self._encoder:
+                self._vectors[text] = q
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        return q
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
 
 
 class _ApproximateQuery:
