@@ -36,6 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+
 from bridge.analysis import analyze_piece  # noqa: E402
 from bridge.analysis.chords import ChordParams  # noqa: E402
 from bridge.analysis.qualities import QUALITIES, chord_tones  # noqa: E402
@@ -401,6 +403,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/midibridge-bench-cache/rntxt"))
     parser.add_argument("--tune", action="store_true", help="grid-search ChordParams on the tuning half")
     args = parser.parse_args(argv)
+    info = announce()
     t0 = time.perf_counter()
     files = rntxt_files()
     if args.only:
@@ -412,7 +415,7 @@ def main(argv=None) -> int:
         return 0
     result = evaluate(files, args.cache)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps({**result, "run": info}, indent=2))
         return 0
     print(f"{'group':<18}{'samples':>9}{'root':>8}{'root+q':>8}{'triad':>8}{'bass':>8}{'none':>7}")
     for g, r in result["groups"].items():

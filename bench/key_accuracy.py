@@ -46,6 +46,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+
 from bridge.analysis import analyze_piece, estimate_key  # noqa: E402
 from bridge.analysis.key import DEFAULT_PARAMS, KeyParams, key_features, pitch_class_histogram, score_keys  # noqa: E402
 from bridge.analysis.names import parse_pc, tonic_name  # noqa: E402
@@ -670,6 +672,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=Path, default=None, help="also write one JSON line per piece here")
     parser.add_argument("--sections", action="store_true", help="score key sections, global keys and window keys")
     args = parser.parse_args(argv)
+    info = announce()
     t0 = time.perf_counter()
     collections = [c.strip() for c in args.collections.split(",") if c.strip()]
     unknown = set(collections) - set(ALL_COLLECTIONS)
@@ -679,7 +682,7 @@ def main(argv=None) -> int:
     if args.sections:
         report = evaluate_sections(items, args.cache)
         if args.json:
-            print(json.dumps(report, indent=2))
+            print(json.dumps({**report, "run": info}, indent=2))
         else:
             print_sections(report, time.perf_counter() - t0)
         return 0
@@ -695,7 +698,7 @@ def main(argv=None) -> int:
     if args.rows:
         args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
     if args.json:
-        print(json.dumps({"summary": summary, "skipped": skipped}, indent=2))
+        print(json.dumps({"summary": summary, "skipped": skipped, "run": info}, indent=2))
     else:
         print_report(summary, skipped, time.perf_counter() - t0)
     return 0

@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO / "tests" / "daemon"))
 
 from daemon_harness import JackServer, OscClient, Recorder, free_udp_port  # noqa: E402
 from queries import TEXT_QUERIES  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 TEMPO = 300.0
 RATE = 48000
@@ -220,6 +221,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--hammer", nargs=2, metavar=("PORT", "SECONDS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    info = announce()
     if args.hammer:
         hammer(int(args.hammer[0]), float(args.hammer[1]))
         return
@@ -230,7 +232,7 @@ def main() -> None:
 
     sb = _search_bench()
     encoder, real = sb.load_encoder()
-    report: dict = {"machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()}}
+    report: dict = {"machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()}, "run": info}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()

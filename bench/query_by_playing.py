@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 
 def percentiles(ms: list[float]) -> dict:
@@ -41,6 +42,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
+    info = announce()
 
     from rich.progress import track
 
@@ -110,7 +112,7 @@ def main() -> None:
               f"{acc.get('top1', float('nan')):6.3f} {acc.get('top3', float('nan')):6.3f}")
     print(f"interval reported right: {out['interval_reported_right']:.3f}")
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2))
+        args.json.write_text(json.dumps({**out, "run": info}, indent=2))
 
 
 if __name__ == "__main__":

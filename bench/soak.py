@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "daemon"))
 
 from daemon_harness import JackServer, OscClient, Recorder, notes_from, start_daemon  # noqa: E402
+from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 RATE = 48000
 
@@ -92,13 +93,14 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=10.0)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    info = announce()
     print(f"argv: {sys.argv}")
     result = soak(args.minutes, args.bpm, args.every)
     for k, v in result.items():
         if k != "samples":
             print(f"{k:26} {v:.4f}" if isinstance(v, float) else f"{k:26} {v}")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        args.json.write_text(json.dumps({**result, "run": info}, indent=2))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO / "tests" / "web"))
 
 from conftest import web_url_of  # noqa: E402
 from daemon_harness import start_daemon, wait_library_ready  # noqa: E402
+from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 
 def write_clips(folder: Path, n: int) -> None:
@@ -72,6 +73,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="cached requests per clip")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = ap.parse_args()
+    info = announce()
 
     import httpx
     from rich.progress import Progress
@@ -119,7 +121,7 @@ def main() -> None:
     print(f"  cold / cached p50: {out['cold_over_cached_p50']}x   (FluidSynth alone p50 "
           f"{out['fluidsynth_render_ms_p50']} ms)")
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2))
+        args.json.write_text(json.dumps({**out, "run": info}, indent=2))
 
 
 if __name__ == "__main__":
