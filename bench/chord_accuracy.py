@@ -36,7 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_info, also when imported by path (tests)
+from run_info import announce  # noqa: E402
 
 from bridge.analysis import analyze_piece  # noqa: E402
 from bridge.analysis.chords import ChordParams  # noqa: E402

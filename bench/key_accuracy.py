@@ -46,7 +46,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_info, also when imported by path (tests)
+from run_info import announce  # noqa: E402
 
 from bridge.analysis import analyze_piece, estimate_key  # noqa: E402
 from bridge.analysis.key import DEFAULT_PARAMS, KeyParams, key_features, pitch_class_histogram, score_keys  # noqa: E402

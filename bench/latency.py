@@ -38,7 +38,9 @@ sys.path.insert(0, str(REPO / "tests" / "daemon"))
 
 from daemon_harness import JackServer, OscClient, Recorder, free_udp_port  # noqa: E402
 from queries import TEXT_QUERIES  # noqa: E402  (bench/ is on sys.path when a bench script runs)
-from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_info, also when imported by path (tests)
+from run_info import announce  # noqa: E402
 
 TEMPO = 300.0
 RATE = 48000

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_info, also when imported by path (tests)
+from run_info import announce  # noqa: E402
 
 
 def percentiles(ms: list[float]) -> dict:

@@ -25,7 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "daemon"))
 
 from daemon_harness import JackServer, OscClient, Recorder, notes_from, start_daemon  # noqa: E402
-from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_info, also when imported by path (tests)
+from run_info import announce  # noqa: E402
 
 RATE = 48000
 

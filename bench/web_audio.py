@@ -30,7 +30,9 @@ sys.path.insert(0, str(REPO / "tests" / "web"))
 
 from conftest import web_url_of  # noqa: E402
 from daemon_harness import start_daemon, wait_library_ready  # noqa: E402
-from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_info, also when imported by path (tests)
+from run_info import announce  # noqa: E402
 
 
 def write_clips(folder: Path, n: int) -> None:
