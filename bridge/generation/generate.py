@@ -50,6 +50,8 @@ class Biases:
     stasis: float = 1.2  # per bar a chord has already been held, against holding it again (harmonic rhythm)
     phrase_cadence: float = 2.0  # V before each 4-bar phrase end, and I after it every second phrase
     phrase_len: int = 4
+    chord_echo: float = 1.0  # an echoing bar leans to its source bar's chord on each beat (period structure):
+    # 0 / 0.75 / 1.0 / 1.5 / 3 measured in docs/generation.md; 1.0 puts bar self-similarity at the human mean
     motif: float = 3.0  # answering phrases echo the rhythm and (transposed) pitches of the phrase before
     restate: float = 0.8  # chance that an echoing bar restates its source outright (rhythm, contour), 0..1
 
@@ -154,18 +156,29 @@ def motif_source(history: list[BarEvents], bar_no: int, phrase_len: int = 4) -> 
     of each pair, except its last bar (the cadence is the answer's own); and in the first phrase of a pair of
     four bars or more, its third bar echoes its first (the a-a' of a sentence). None when there is nothing.
     `history` ends with bar `bar_no - 1` and may have lost its oldest bars (a live stream keeps a window)."""
-    pl = max(1, phrase_len)
-    k = bar_no % (2 * pl)
-    if pl >= 4 and k == 2:
-        back = 2
-    elif k < pl or k == 2 * pl - 1 or bar_no - pl < 0:
-        return None
-    else:
-        back = pl
-    if back > len(history):
+    back = echo_distance(bar_no, phrase_len)
+    if back is None or back > len(history):
         return None
     src = history[-back]
     return src if src.notes else None
+
+
+def echo_distance(bar_no: int, phrase_len: int = 4) -> int | None:
+    """How many bars back bar `bar_no` echoes (`motif_source`'s rule), or None."""
+    pl = max(1, phrase_len)
+    k = bar_no % (2 * pl)
+    if pl >= 4 and k == 2:
+        return 2
+    if k < pl or k == 2 * pl - 1 or bar_no - pl < 0:
+        return None
+    return pl
+
+
+def chord_echo(history, bar_no: int, phrase_len: int = 4) -> tuple[int, ...]:
+    """The chords of the bar that bar `bar_no` echoes (empty when none): an answering phrase leans to its
+    question's harmony, so a restated motif sounds over the chords it was first heard with."""
+    back = echo_distance(bar_no, phrase_len)
+    return tuple(history[-back].chords) if back is not None and back <= len(history) else ()
 
 
 def restatement(src: BarEvents, bar: BarEvents, tonic_pc: int, mode: str, ppb: int,
@@ -290,6 +303,7 @@ class BarPlace:
     last: bool = False
     before_last: bool = False
     ends_piece: bool = False
+    echo: tuple[int, ...] = ()  # chords of the bar this one echoes (`chord_echo`)
 
 
 def _same_harmony(a: int, b: int) -> bool:
@@ -349,6 +363,8 @@ def chord_bar(stepper, c: Controls, rng: np.random.Generator, b: Biases, state: 
                 bias += tonic * (b.phrase_cadence / b.tonic_chord)
         if melody is not None:
             bias += melody_fit_bias(melody, beat, beat16, b.melody_fit)
+        elif b.chord_echo and beat < len(place.echo):
+            bias[_same_chord_tokens(place.echo[beat])] += b.chord_echo
         ch = sample(logits, rng, c.temperature, c.top_p, allowed=allowed, bias=bias)
         state.hear(ch)
         chords.append(ch)
@@ -376,8 +392,10 @@ def generate_backbone(stepper, c: Controls, rng: np.random.Generator, n_bars: in
     out: list[BarEvents] = []
     for i in range(n_bars):
         last = i == n_bars - 1
-        place = BarPlace(len(prefix) + i, first=i == 0 and not prefix, last=last, before_last=i == n_bars - 2,
-                         ends_piece=last)
+        bar_no = len(prefix) + i
+        echo = chord_echo(list(prefix) + out, bar_no, b.phrase_len) if melody is None else ()
+        place = BarPlace(bar_no, first=i == 0 and not prefix, last=last, before_last=i == n_bars - 2,
+                         ends_piece=last, echo=echo)
         bar, _ = chord_bar(stepper, c, rng, b, state, place, melody[i].notes if melody is not None else None,
                            melody[i].density if melody is not None else None)
         out.append(bar)

@@ -31,7 +31,7 @@ from bridge.generation.encoding import (
     positions_per_bar,
     transpose_song,
 )
-from bridge.generation.generate import BarPlace, Biases, HarmonyState, chord_bar
+from bridge.generation.generate import BarPlace, Biases, HarmonyState, chord_bar, chord_echo
 from bridge.generation.prompt import Controls
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,8 @@ class BarGenerator:
             density = V.density_bucket(len(melody_heard) / beats_per_bar(c.meter))
         else:
             density = None if self.controls.density is None else int(self.controls.density)
-        place = BarPlace(self.bar_index, first=first, last=end_of_phrase, before_last=before_end)
+        echo = chord_echo(self.history, self.bar_index, self.biases.phrase_len) if melody_heard is None else ()
+        place = BarPlace(self.bar_index, first=first, last=end_of_phrase, before_last=before_end, echo=echo)
         bar, self._backbone_logits = chord_bar(self.models.backbone, c, self.rng, self.biases, self.harmony, place,
                                                None if melody_heard is None else tuple(melody_heard), density)
         return bar

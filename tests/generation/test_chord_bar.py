@@ -80,3 +80,17 @@ def test_the_live_generator_restores_its_harmony_with_its_caches():
     gen.restore(saved)
     assert [gen.next_bar() for _ in range(4)] == ahead
     assert (gen.harmony.since_tonic, gen.harmony.held_tok, gen.harmony.held_beats) == harmony_after
+
+
+def test_an_answering_bar_leans_to_its_question_s_chords():
+    from bridge.generation.generate import chord_echo
+
+    f_major = V.chord_token(5, 0, 0)
+    echoed = bar(BarPlace(5, echo=(f_major,) * 4), HarmonyState(), b=replace(Biases(), chord_echo=10.0))
+    assert set(echoed.chords) == {f_major}
+    assert bar(BarPlace(5, echo=(f_major,) * 4), HarmonyState(), b=replace(Biases(), chord_echo=0.0)).chords[0] \
+        == G_MAJOR
+    bars = [BarEvents((V.chord_token(k, 0, 0),) * 4, 1, False) for k in range(8)]
+    assert chord_echo(bars[:5], 5) == bars[1].chords  # bar 5 answers bar 1 (4-bar phrases)
+    assert chord_echo(bars[:2], 2) == bars[0].chords  # the third bar of a first phrase echoes its first
+    assert chord_echo(bars[:7], 7) == ()  # the answer's cadence bar is its own
