@@ -137,6 +137,8 @@ class BarGenerator:
             if shift:
                 moved = transpose_song(replace(self.song, tonic_pc=old.tonic_pc, bars=tuple(self.history)), shift)
                 self.history = list(moved.bars)
+                # The held chord in the new key's terms (the history moved with it); the tonic distance stays.
+                self.harmony = replace(HarmonyState.holding(self.history), since_tonic=self.harmony.since_tonic)
             self._rebuild()
         if new.seed is not None and new.seed != old.seed:
             self.rng = np.random.default_rng(new.seed)
