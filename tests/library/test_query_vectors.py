@@ -38,3 +38,25 @@ def test_another_encoder_starts_afresh_and_clear_forgets():
     cache.clear()
     cache.get(second, "sad piano")
     assert second.calls == 2
+
+
+def test_a_library_search_asked_twice_runs_the_text_tower_once(library_dir, db_dir):
+    from library_fakes import FakeEncoder
+
+    from bridge.library import Library, SearchQuery
+
+    class Counting(FakeEncoder):
+        texts = 0
+
+        def encode_text(self, texts):
+            Counting.texts += len(texts)
+            return super().encode_text(texts)
+
+    with Library.open(db_dir, encoder=Counting()) as lib:
+        lib.index([library_dir])
+        first = lib.search_with_info(SearchQuery(text="a sad tune", k=3))
+        again = lib.search_with_info(SearchQuery(text="a sad tune", k=3, meter="4/4"))
+        assert Counting.texts == 1 and first.ranking == again.ranking == "embedding"
+        lib.forget_query_vectors()
+        lib.search_with_info(SearchQuery(text="a sad tune", k=3))
+        assert Counting.texts == 2
