@@ -27,6 +27,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 QUERIES = [
     "a sad piano melody in A minor",
@@ -114,7 +115,6 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    import platform
 
     import onnxruntime as ort
 
@@ -124,17 +124,10 @@ def main() -> None:
     if args.onnx is None:
         args.onnx = default_model_dir()
     report: dict = {
-        "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
-        "cpu_count": os.cpu_count(),
-        "load_avg": os.getloadavg(),
-        "argv": sys.argv,
+        **announce(),
         "onnx_dir": str(args.onnx),
         "threads": args.threads, "text_query": {}, "midi_clips_per_s": {}, "notes": [],
     }  # fmt: skip
-    print(
-        f"machine {report['machine']}, {os.cpu_count()} cores, load {report['load_avg']}; {' '.join(sys.argv)}",
-        file=sys.stderr,
-    )
     rows = [(f"onnx {p}", f"text_encoder{suffix}") for p, suffix in PRECISION_FILES]
     if args.model is None:
         report["notes"].append(

@@ -26,7 +26,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 log = logging.getLogger("bench.index")
 
@@ -114,14 +114,7 @@ def main() -> None:
     from bridge.library import Library
     from bridge.library.indexer import EMBED_BATCH
 
-    results: dict = {
-        "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
-        "cpu_count": os.cpu_count(),
-        "load_avg": os.getloadavg(),
-        "argv": sys.argv,
-    }
-    print(f"machine {results['machine']}, {os.cpu_count()} cores, load {results['load_avg']}; {' '.join(sys.argv)}",
-          file=sys.stderr)  # fmt: skip
+    results: dict = announce()
     encoder = RetrievalEncoders.load(threads=args.threads)
     if args.main_tokenizes:
         from bridge.library import indexer

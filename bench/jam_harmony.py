@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from run_info import announce  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 
 def main() -> None:
@@ -34,8 +34,7 @@ def main() -> None:
     from bridge.generation.prompt import parse_prompt
     from bridge.generation.runtime import GenerationModels
 
-    print(f"machine {platform.node()} {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()}; "
-          f"{' '.join(sys.argv)}", file=sys.stderr)  # fmt: skip
+    info = announce()
     models = GenerationModels.load()
     groups: dict[str, list] = {"generate": [], "jam endless": [], "jam finite": []}
     for i, text in enumerate(prompt_suite(args.prompts)):
@@ -50,8 +49,8 @@ def main() -> None:
     for k in REPORT_KEYS:
         print(f"{k:<34}" + "".join(f"{table[label][k]!s:>13}" for label in table))
     if args.json:
-        args.json.write_text(json.dumps({"argv": sys.argv, "prompts": args.prompts, "bars": args.bars,
-                                         "table": table}, indent=2))
+        args.json.write_text(json.dumps({"run": info, "prompts": args.prompts, "bars": args.bars, "table": table},
+                                        indent=2))
 
 
 if __name__ == "__main__":

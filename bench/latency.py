@@ -100,12 +100,12 @@ def start(db: Path, jack: JackServer | None, model: bool, home: Path) -> tuple[s
     )
 
 
-def in_process_baseline(db: Path, encoder, n: int) -> dict:
+def in_process_baseline(db: Path, encoder, texts: list[str]) -> dict:
     """The same searches through Library.search in this process: what the daemon adds is the difference."""
     from bridge.library import Library, SearchQuery
 
     lib = Library.open(db, encoder=encoder)
-    texts = distinct_queries(n + 6)
+    n = len(texts) - 6  # the last 6 warm up
     for t in texts[n:]:
         lib.search(SearchQuery(text=t, k=10))
     ms = []
@@ -129,15 +129,11 @@ def ping_round_trips(port: int, n: int) -> dict:
     return {"pings": n, "p50_ms": pct(ms, 50), "p99_ms": pct(ms, 99)}
 
 
-def distinct_queries(n: int) -> list[str]:
-    return _search_bench().distinct_queries(n)  # the texts bench/search.py measures
-
-
-def search_round_trips(port: int, n: int, windows: int) -> dict:
+def search_round_trips(port: int, texts: list[str], windows: int) -> dict:
     """`n` distinct texts (the daemon keeps the vectors of texts it has seen: a repeated text would not time
     the text tower), then the last 50 of them again (`repeated`: what a second page or a toggled filter costs)."""
     client = OscClient(port)
-    texts = distinct_queries(n + 6)
+    n = len(texts) - 6  # the last 6 warm up
     for i, text in enumerate(texts[n:]):  # warm-up: first runs allocate
         client.request("/midibridge/search/text", i, 10, text, reply="/midibridge/search/end")
 
@@ -259,10 +255,9 @@ def main() -> None:
         try:
             proc, port, report["cold_start"] = start(tmp / "db", jack, real, tmp / "home")
             report["ping_round_trip"] = ping_round_trips(port, 1000)
-            report["search_round_trip"] = search_round_trips(port, args.searches, report["cold_start"]["windows"])
-            report["library_search_in_process"] = in_process_baseline(
-                tmp / "db", encoder if real else None, args.searches
-            )
+            texts = sb.distinct_queries(args.searches + 6)  # the texts bench/search.py measures
+            report["search_round_trip"] = search_round_trips(port, texts, report["cold_start"]["windows"])
+            report["library_search_in_process"] = in_process_baseline(tmp / "db", encoder if real else None, texts)
             if jack is not None:
                 notes = NoteList.from_tuples([(i / 8, 1 / 16, 60 + i % 24, 90) for i in range(args.notes)])
                 clip = tmp / "clip.mid"

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 from queries import TEXT_QUERIES  # bench/ is on sys.path when a bench script runs
+from run_info import announce
 
 log = logging.getLogger("bench.search")
 
@@ -632,17 +633,7 @@ def main() -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     skip = set(filter(None, args.skip.split(",")))
-    import platform
-
-    results: dict = {
-        "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
-        "cpu_count": os.cpu_count(),
-        "load_avg": os.getloadavg(),
-        "argv": sys.argv,
-    }
-    log.info(
-        "machine %s, %s cores, load %s; %s", results["machine"], os.cpu_count(), results["load_avg"], " ".join(sys.argv)
-    )
+    results: dict = announce()
     if "e2e" not in skip:
         results["end_to_end"] = [
             bench_end_to_end(int(n), max(50, args.queries // 2)) for n in args.e2e_sizes.split(",")
