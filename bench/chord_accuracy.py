@@ -257,17 +257,13 @@ def our_chords(piece: Piece, params: ChordParams | None = None):
     return label_chords(piece.notes.pitched(), grid, estimate_key(piece.notes), params)
 
 
-def our_keys(piece: Piece, times: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], int, str]:
-    """((tonic pc, mode) of the key each of `times` is labelled in, as analyze_piece numbers chords: its key
-    sections when it finds more than one, else its key), and the piece's key."""
-    a = analyze_piece(piece, with_chords=False)
-    sections = a.key_sections if len(a.key_sections) > 1 else ()
-    starts = np.array([sec.start_q for sec in sections], dtype=np.float64)
-    keys = [a.key] + [sec.key for sec in sections]
-    idx = np.searchsorted(starts, times + 1e-9, side="right") if len(starts) else np.zeros(len(times), int)
-    pcs = np.array([k.tonic_pc for k in keys])[idx]
-    modes = np.array([k.mode for k in keys])[idx]
-    return (pcs, modes), a.key.tonic_pc, a.key.mode
+def our_keys(analysis, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(tonic pc, mode) of the key each of `times` is numbered in, as analyze_piece labels chords."""
+    from bridge.analysis.chords import window_keys
+    from bridge.analysis.piece import numbering_sections
+
+    keys, key_of = window_keys(times, analysis.key, numbering_sections(analysis.key_sections))
+    return np.array([k.tonic_pc for k in keys])[key_of], np.array([k.mode for k in keys])[key_of]
 
 
 _Q_INDEX = {q.name: i for i, q in enumerate(QUALITIES)}
@@ -276,7 +272,8 @@ _TRIAD_INDEX = np.array([_Q_INDEX[TRIAD_OF.get(q.name, q.name)] for q in QUALITI
 
 def compare(piece: Piece, spans: list[Span], params: ChordParams | None = None, confusions: bool = True) -> Counter:
     """Time-weighted agreement counts between our chords and the analysis (units: sixteenths)."""
-    chords = our_chords(piece, params)
+    analysis = analyze_piece(piece) if params is None else None
+    chords = analysis.chords if analysis is not None else our_chords(piece, params)
     lengths = np.array([max(0, int(np.ceil(s.duration / SAMPLE - 0.5))) for s in spans])
     span_idx = np.repeat(np.arange(len(spans)), lengths)
     first = np.cumsum(lengths) - lengths
@@ -300,8 +297,9 @@ def compare(piece: Piece, spans: list[Span], params: ChordParams | None = None, 
     their_bass = np.array([s.bass_pc for s in spans])[span_idx]
     root_ok = our_root == their_root
     typed = their_q >= 0
-    if params is None:  # the key each of our chords is numbered in, against the analysis's key in force
-        ours_in, global_pc, global_mode = our_keys(piece, np.array([c.start for c in chords])[j])
+    if analysis is not None:  # the key each of our chords is numbered in, against the analysis's key in force
+        ours_in = our_keys(analysis, np.array([c.start for c in chords])[j])
+        global_pc = analysis.key.tonic_pc
         their_key = np.array([s.key_pc for s in spans])[span_idx]
         their_mode = np.array([s.key_mode for s in spans])[span_idx]
         their_degree = (their_root - their_key) % 12

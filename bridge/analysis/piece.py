@@ -59,6 +59,12 @@ class PieceAnalysis:
         }
 
 
+def numbering_sections(sections) -> list[tuple[float, KeyEstimate]]:
+    """(start in quarters, key) of the sections chords are labelled in: each key section labels its own (Roman
+    numerals against the key in force, not the piece's); a piece in one key, its key."""
+    return [(sec.start_q, sec.key) for sec in sections] if len(sections) > 1 else []
+
+
 def analyze_piece(piece: Piece, with_chords: bool = True) -> PieceAnalysis:
     """Describe `piece` from its notes and tempo/meter maps; key signatures are ignored."""
     notes = piece.notes
@@ -72,9 +78,7 @@ def analyze_piece(piece: Piece, with_chords: bool = True) -> PieceAnalysis:
         # A lone melody implies its harmony over longer spans than a chorale states it.
         melody_only = texture == "monophonic"
         grid = subdivided_bar_grid(piece, "half_bar" if melody_only else "beat")
-        # Each key section labels its own chords (Roman numerals against the key in force, not the piece's).
-        in_keys = [(sec.start_q, sec.key) for sec in sections] if len(sections) > 1 else []
-        chords = label_chords(pitched, grid, key, implied=melody_only, sections=in_keys)
+        chords = label_chords(pitched, grid, key, implied=melody_only, sections=numbering_sections(sections))
     bpm = main_tempo(piece)
     seconds = piece.duration_seconds
     velocity = mean_velocity(notes)
