@@ -269,14 +269,14 @@ class HarmonyState:
         if bars and bars[-1].chords:
             state.held_tok = bars[-1].chords[-1]
             for bar in reversed(bars):
-                same = [t for t in reversed(bar.chords) if _same_harmony(t, state.held_tok)]
+                same = [t for t in reversed(bar.chords) if V.harm_of_token(t) == V.harm_of_token(state.held_tok)]
                 state.held_beats += len(same)
                 if len(same) < len(bar.chords):
                     break
         return state
 
     def hear(self, chord: int) -> None:
-        if self.held_tok is not None and _same_harmony(chord, self.held_tok):
+        if self.held_tok is not None and V.harm_of_token(chord) == V.harm_of_token(self.held_tok):
             self.held_beats += 1
         else:
             self.held_tok, self.held_beats = chord, 1
@@ -304,10 +304,6 @@ class BarPlace:
     before_last: bool = False
     ends_piece: bool = False
     echo: tuple[int, ...] = ()  # chords of the bar this one echoes (`chord_echo`)
-
-
-def _same_harmony(a: int, b: int) -> bool:
-    return V.chord_of_token(a)[:2] == V.chord_of_token(b)[:2]
 
 
 def _tonic_tokens(tonic_pc: int, mode: str) -> list[int]:
