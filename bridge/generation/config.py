@@ -19,11 +19,17 @@ class ModelConfigError(ValueError):
     """A config beside a generation model is missing, unreadable or for another vocabulary; one line."""
 
 
+@dataclass(frozen=True)
 class _ModelConfig:
-    """What both configs do beside their fields: head size, JSON out, `load_config` in."""
+    """What both models share: the vocabulary and the Transformer's size; head size, JSON out, `load_config` in.
+    (Its fields come first in each config, as they did in every config file written.)"""
 
-    d_model: int
-    n_head: int
+    vocab_size: int = V.VOCAB_SIZE
+    n_layer: int = 3
+    n_head: int = 4
+    d_model: int = 192
+    d_ff: int = 768
+    dropout: float = 0.1
 
     @property
     def head_dim(self) -> int:
@@ -42,12 +48,6 @@ class _ModelConfig:
 
 @dataclass(frozen=True)
 class BackboneConfig(_ModelConfig):
-    vocab_size: int = V.VOCAB_SIZE
-    n_layer: int = 3
-    n_head: int = 4
-    d_model: int = 192
-    d_ff: int = 768
-    dropout: float = 0.1
     use_hrpe: bool = True  # False = RoPE only (the ablation)
     n_harm: int = V.N_HARM
     n_relations: int = V.N_RELATIONS
@@ -56,12 +56,6 @@ class BackboneConfig(_ModelConfig):
 
 @dataclass(frozen=True)
 class MelodyConfig(_ModelConfig):
-    vocab_size: int = V.VOCAB_SIZE
-    n_layer: int = 3
-    n_head: int = 4
-    d_model: int = 192
-    d_ff: int = 768
-    dropout: float = 0.1
     seg_len: int = 64  # training segment length (tokens)
     mem_len: int = 128  # memory length (tokens of earlier segments), about 4-6 bars
     rope_base: float = 10000.0
